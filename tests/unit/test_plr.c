@@ -28,7 +28,7 @@ static void grad_check(const double *X, const int *y, const double *w, int n, in
                        double C, h19_rng *r)
 {
     int nrow = K == 2 ? 1 : K, D = nrow * (p + 1);
-    double th[64], g[64], f;
+    double th[64] = {0}, g[64] = {0}, f;
     for (int i = 0; i < D; i++) th[i] = 0.5 * h19_rng_normal(r);
     CHECK_OK(plr_objective(X, y, w, n, p, K, C, th, &f, g));
     for (int i = 0; i < D; i++) {
@@ -63,7 +63,7 @@ int main(void)
         plr_model m;
         CHECK_OK(plr_fit_w(X, y, w, N, p, K, 2.0, &m));
         int nrow = K == 2 ? 1 : K, D = nrow * (p + 1);
-        double th[64], g[64], f0, f1;
+        double th[64] = {0}, g[64] = {0}, f0, f1;
         for (int q = 0; q < nrow; q++) {
             for (int j = 0; j < p; j++) th[q * (p + 1) + j] = m.coef[q * p + j];
             th[q * (p + 1) + p] = m.intercept[q];
