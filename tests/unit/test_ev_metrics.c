@@ -107,6 +107,25 @@ int main(void)
     CHECK_OK(ev_ovr_auc(P, yc, 6, 3, auc));
     /* class 0 column: positives {.7,.4}, negatives {.1,.3,.2,.45}: .7 beats 4, .4 beats 3 -> 7/8 */
     CHECK_NEAR(auc[0], 7.0 / 8.0, 1e-15);
+    /* Per-class thresholds and CIs equal the binary functions on each column. */
+    double tho[3], col[6];
+    int yb[6];
+    CHECK_OK(ev_ovr_thresholds(P, yc, 6, 3, EV_THR_YOUDEN, 0, tho));
+    for (int k = 0; k < 3; k++) {
+        for (int i = 0; i < 6; i++) {
+            col[i] = P[i * 3 + k];
+            yb[i] = yc[i] == k;
+        }
+        CHECK_OK(ev_threshold_youden(col, yb, 6, &t));
+        CHECK(tho[k] == t);
+    }
+    CHECK(tho[0] == 0.4); /* class 0: J(.7) = 1/2 - 0, J(.45) = 1/2 - 1/4, J(.4) = 1 - 1/4 */
+    CHECK_OK(ev_ovr_thresholds(P, yc, 6, 3, EV_THR_SENSITIVE, 0.5, tho));
+    CHECK(tho[0] == 0.7 && tho[1] == 0.8 && tho[2] == 0.5);
+    ev_delong dk[3];
+    CHECK_OK(ev_ovr_delong(P, yc, 6, 3, 0.95, EV_CI_NORMAL, dk));
+    CHECK_NEAR(dk[0].auc, auc[0], 1e-15);
+    CHECK(dk[0].npos == 2 && dk[0].nneg == 4);
     int ybad[6] = {0, 0, 1, 1, 2, 3};
     CHECK(ev_confusion_argmax(P, ybad, 6, 3, cm) == H19_EARG);
 
