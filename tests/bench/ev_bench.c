@@ -1,6 +1,6 @@
 /* ev_bench.c — timing of the fast DeLong (Sun & Xu midranks, O(n log n)) against the direct
  * O(m n) structural components in the same run, and of PLR fits. Not run by CTest. Build:
- *   gcc -O2 -std=c17 -D_DEFAULT_SOURCE -Iinclude tests/bench/ev_bench.c build/libhust19core.a -lm -o /tmp/ev_bench
+ *   gcc -O2 -std=c17 -D_DEFAULT_SOURCE -Iinclude tests/bench/ev_bench.c build/libhust19core.a -lopenblas -lm -o /tmp/ev_bench
  */
 #include "hust19/err.h"
 #include "hust19/ev.h"
