@@ -3,7 +3,7 @@
 
 Reference: LogisticRegression(penalty='l2', C=C, fit_intercept=True, solver='lbfgs', tol=1e-10,
 max_iter=10000) — binary (sigmoid) and 3-class (multinomial, multi_class='auto' with lbfgs),
-2..6 features, C in {0.05, 1, 20}, some cases with random or 'balanced' sample weights, some
+2..6 features (and 4 wide cases: 20, 40, 60, 120 features), C in {0.05, 1, 20}, some cases with random or 'balanced' sample weights, some
 nearly separable, some with a badly scaled feature.
 
 sklearn's lbfgs stops on scipy's L-BFGS-B relative-reduction rule (ftol = 2.2e-9, which sklearn
@@ -42,6 +42,8 @@ def make_cases(rng, ncase, cross):
     for c in range(ncase):
         K = 2 if c % 2 == 0 else 3
         p = int(rng.integers(2, 7))
+        if not cross and c >= ncase - 4:
+            p = [20, 40, 60, 120][c - (ncase - 4)]  # wide, as PLR on all clinical features
         n = int(rng.integers(40, 120 if cross else 300))
         sep = [0.5, 1.5, 4.0][c % 3] if not cross else 1.0  # 4.0: nearly separable
         y = rng.integers(0, K, n)
@@ -144,7 +146,7 @@ def main():
                 print("MISMATCH:", msg)
 
     # ---- plain fits
-    cases = make_cases(rng, 36, cross=False)
+    cases = make_cases(rng, 40, cross=False)
     write(cases, f"{work}/plr_in.txt")
     subprocess.run([driver, "plr", f"{work}/plr_in.txt", f"{work}/plr_out.txt"], check=True)
     lines = open(f"{work}/plr_out.txt").read().split("\n")
