@@ -15,8 +15,8 @@
  *
  * Conventions (docs/metrics.md gives the reasons and sources):
  * - "predicted positive" means score >= threshold (scikit-learn's roc_curve convention).
- * - Binary functions need both classes present and fail with H19_EARG otherwise; NaN scores are
- *   rejected (H19_EARG) because no ordering is defined for them.
+ * - Binary functions need both classes present and fail with H19_EARG otherwise (ev_confusion,
+ *   which only counts, accepts one class); non-finite scores are rejected (H19_EARG).
  * - Arrays are borrowed (never kept, never freed); outputs go through pointers; functions that
  *   allocate say so and the caller frees with free().
  */

@@ -32,7 +32,8 @@ static int check_bin(const char *fn, const double *score, const int *y, int n, l
     for (int i = 0; i < n; i++) {
         if (y[i] != 0 && y[i] != 1)
             return h19_fail(H19_EARG, "metrics.c:%s: y[%d] = %d, expected 0 or 1", fn, i, y[i]);
-        if (isnan(score[i])) return h19_fail(H19_EARG, "metrics.c:%s: score[%d] is NaN", fn, i);
+        if (!isfinite(score[i]))
+            return h19_fail(H19_EARG, "metrics.c:%s: score[%d] is not finite", fn, i);
         p += y[i];
     }
     if (P) {
@@ -48,6 +49,7 @@ static int check_bin(const char *fn, const double *score, const int *y, int n, l
 int ev_confusion(const double *score, const int *y, int n, double thr, ev_conf *out)
 {
     H19_TRY(check_bin("ev_confusion", score, y, n, NULL, NULL));
+    if (isnan(thr)) return h19_fail(H19_EARG, "metrics.c:ev_confusion: threshold is NaN");
     ev_conf c = {0, 0, 0, 0};
     for (int i = 0; i < n; i++) {
         int pred = score[i] >= thr;
@@ -160,8 +162,8 @@ static int check_multi(const char *fn, const double *prob, const int *y, int n, 
         if (y[i] < 0 || y[i] >= K)
             return h19_fail(H19_EARG, "metrics.c:%s: y[%d] = %d not in [0,%d)", fn, i, y[i], K);
         for (int k = 0; k < K; k++)
-            if (isnan(prob[(size_t)i * K + k]))
-                return h19_fail(H19_EARG, "metrics.c:%s: prob[%d][%d] is NaN", fn, i, k);
+            if (!isfinite(prob[(size_t)i * K + k]))
+                return h19_fail(H19_EARG, "metrics.c:%s: prob[%d][%d] is not finite", fn, i, k);
     }
     return H19_OK;
 }

@@ -43,6 +43,14 @@ int main(void)
     ev_measures_from(&inverted, &m);
     CHECK_NEAR(m.mcc, -1.0, 1e-15);
 
+    CHECK(ev_confusion(s, y, 10, NAN, &c) == H19_EARG);
+    double sinf[2] = {INFINITY, 0.0};
+    int y01[2] = {1, 0};
+    CHECK(ev_confusion(sinf, y01, 2, 0.5, &c) == H19_EARG);
+    int yone[2] = {1, 1}; /* counting needs no negatives */
+    CHECK_OK(ev_confusion(s, yone, 2, 0.5, &c));
+    CHECK(c.tp == 2 && c.tn + c.fp + c.fn == 0);
+
     /* ---- thresholds. J(t) over the distinct scores (P = N = 5):
      * t=0.9 (1,0) J=.2; 0.8 (2,0) .4; 0.7 (2,1) .2; 0.6 (3,1) .4; 0.55 (3,2) .2; 0.5 (4,2) .4;
      * 0.4 (4,3) .2; 0.3 (5,3) .4; ... -> ties at .4: the largest threshold, 0.8, wins. */
