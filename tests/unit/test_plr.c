@@ -155,6 +155,26 @@ int main(void)
     CHECK(a.grad_max <= 1e-10 * 100.0 * 1e3);
     plr_free(&a);
 
+    /* Wide and degenerate: p = 30 > n = 20, a constant column, a duplicated column, 3 classes:
+     * the penalty keeps the problem strictly convex, so Newton must still converge. */
+    {
+        enum { NW = 20, PW = 30 };
+        static double Xw[NW * PW];
+        int yw[NW];
+        for (int i = 0; i < NW; i++) {
+            yw[i] = i % 3;
+            for (int j = 0; j < PW; j++) Xw[i * PW + j] = h19_rng_normal(&r) + (j == yw[i]);
+            Xw[i * PW + 5] = 1.0;
+            Xw[i * PW + 7] = Xw[i * PW + 6];
+        }
+        plr_model mw;
+        CHECK_OK(plr_fit(Xw, yw, NW, PW, 3, 10.0, &mw));
+        CHECK(mw.grad_max <= 1e-10 * 10.0 * 1e3);
+        /* duplicated columns share their weight equally (the ridge solution is symmetric) */
+        for (int k = 0; k < 3; k++) CHECK_NEAR(mw.coef[k * PW + 6], mw.coef[k * PW + 7], 1e-8);
+        plr_free(&mw);
+    }
+
     /* Balanced weights: n / (K count_k); each class's weights sum to n / K. */
     int yb[6] = {0, 0, 0, 0, 1, 2};
     double sw[6];
