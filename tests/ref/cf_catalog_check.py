@@ -27,7 +27,9 @@ table (--table FILE writes the same table to a file; docs/cf_catalog.md quotes i
 Usage: cf_catalog_check.py --csv raw_cf_data.csv --catalog configs/cf_catalog.yaml [--table out.md]
 """
 import argparse
+import bisect
 import csv
+import functools
 import math
 import re
 import sys
@@ -37,6 +39,24 @@ try:
 except ImportError:  # pragma: no cover - environment problem, reported clearly
     sys.stderr.write("cf_catalog_check: python3-yaml is missing (apt-get install python3-yaml)\n")
     sys.exit(2)
+# The C-accelerated loader where python3-yaml was built with libyaml (Debian's is); same semantics.
+_BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class SafeLoader(_BaseLoader):
+    """Safe loader that rejects a key repeated in one mapping, as the strict C loader (cfg.h) does;
+    PyYAML would silently keep the last value."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "duplicate key %r" % (key,), key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
 
 # Columns that are labels (morbidity, mortality), label-leaking diagnostic results (SARS-CoV-2 RNA,
 # CT verdict) or a site identifier (Hospital): never clinical-feature inputs.
@@ -157,6 +177,20 @@ def check_schema(doc, err):
     return good
 
 
+_TABLES = {}
+
+
+def read_table(path):
+    """(header, rows) of the CSV; cached, so a caller checking many catalogs in one process (the
+    mutation test) reads the table once. The rows are never modified."""
+    if path not in _TABLES:
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = list(csv.reader(fh))
+        _TABLES[path] = (rows[0], rows[1:])
+    return _TABLES[path]
+
+
+@functools.lru_cache(maxsize=None)
 def parse_cell(text, unit):
     """Return (value, flag, censored) for a laboratory cell, or None if it does not parse.
     flag is '+', '-' or ''; censored is '<', '>' or ''."""
@@ -184,10 +218,13 @@ def best_agreement(obs):
     (agreement, lo, hi); lo is the smallest minimiser, hi the largest."""
     if not obs:
         return None
+    down = sorted(x for x, fl in obs if fl == "-")
+    inside = sorted(x for x, fl in obs if fl == "")
+    up = sorted(x for x, fl in obs if fl == "+")
     xs = sorted({x for x, _ in obs})
-    f, lo = min((sum(1 for x, fl in obs if (fl == "-" and x >= t) or (fl == "" and x < t)), t)
+    f, lo = min((len(down) - bisect.bisect_left(down, t) + bisect.bisect_left(inside, t), t)
                 for t in xs + [math.inf])
-    g, hi = min((sum(1 for x, fl in obs if (fl == "" and x > t) or (fl == "+" and x <= t)), -t)
+    g, hi = min((len(inside) - bisect.bisect_right(inside, t) + bisect.bisect_right(up, t), -t)
                 for t in [-math.inf] + xs)
     return 1.0 - (f + g) / len(obs), lo, -hi
 
@@ -215,6 +252,10 @@ def fmt_bracket(b):
     return "lo %s hi %s" % (lower, upper)
 
 
+def short(hospital):
+    return hospital.replace("HUST-", "").replace(" Hospital", "")
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--csv", required=True)
@@ -233,13 +274,11 @@ def main(argv):
 
     with open(args.catalog, encoding="utf-8") as fh:
         try:
-            doc = yaml.safe_load(fh)
+            doc = yaml.load(fh, Loader=SafeLoader)
         except yaml.YAMLError as e:
             print("FAIL catalog: not valid YAML: %s" % e)
             return 1
-    with open(args.csv, encoding="utf-8", newline="") as fh:
-        rows = list(csv.reader(fh))
-    header, body = rows[0], rows[1:]
+    header, body = read_table(args.csv)
     if header[0] != "" or "Hospital" not in header:
         print("FAIL csv: expected an unnamed id column then Hospital, got %r" % header[:2])
         return 1
@@ -267,11 +306,11 @@ def main(argv):
             err.add("coverage: catalog column %r is not in the CSV header" % (h,))
 
     table = ["| column | abbr | category | catalog normal | n (flagged) | "
-             + " | ".join("bracket %s" % h.replace("HUST-", "").replace(" Hospital", "")
-                          for h in hospitals)
-             + " | agreement | best possible |",
+             + " | ".join("bracket %s" % short(h) for h in hospitals)
+             + " | agreement | " + " | ".join("agr. %s" % short(h) for h in hospitals)
+             + " | best possible |",
              "| --- | --- | --- | --- | --- | " + " | ".join("---" for _ in hospitals)
-             + " | --- | --- |"]
+             + " | --- | " + " | ".join("---" for _ in hospitals) + " | --- |"]
     n_checked = 0
     worst = []
     for f in feats:
@@ -305,12 +344,17 @@ def main(argv):
         nflag = sum(1 for _, fl in obs if fl)
         best, best_lo, best_hi = best_agreement(obs) if nflag else (None, None, None)
         agree = None
+        agree_h = {hh: None for hh in hospitals}
         if "normal" in f:
             lo, hi = f["normal"]
             # Agreement only means something where the table flags this feature at all (Body
             # temperature, for instance, is never flagged, so "unflagged" there is not "normal").
             if nflag:
                 agree = sum(1 for x, fl in obs if classify(x, lo, hi) == fl) / len(obs)
+                for hh in hospitals:
+                    if any(fl for _, fl in per[hh]):
+                        agree_h[hh] = sum(1 for x, fl in per[hh]
+                                          if classify(x, lo, hi) == fl) / len(per[hh])
             if args.suggest and nflag and agree < best:
                 print("suggest %s: [%g, %g] reaches %.3f (catalog %.3f)"
                       % (h, best_lo, best_hi, best, agree), file=sys.stderr)
@@ -326,11 +370,11 @@ def main(argv):
         elif nflag >= args.min_flags:
             err.add("%s: %d flagged values but no normal range in the catalog" % (h, nflag))
         rng = "[%g, %g]" % tuple(f["normal"]) if "normal" in f else "—"
-        table.append("| %s | %s | %s | %s | %d (%d) | %s | %s | %s |" % (
+        pct = lambda v: "%.3f" % v if v is not None else "—"
+        table.append("| %s | %s | %s | %s | %d (%d) | %s | %s | %s | %s |" % (
             h, f["abbr"], f["category"], rng, len(obs), nflag,
             " | ".join(fmt_bracket(bracket(per[hh])) if per[hh] else "—" for hh in hospitals),
-            "%.3f" % agree if agree is not None else "—",
-            "%.3f" % best if best is not None else "—"))
+            pct(agree), " | ".join(pct(agree_h[hh]) for hh in hospitals), pct(best)))
 
     print("\n".join(table))
     if args.table:
