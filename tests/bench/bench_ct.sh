@@ -17,7 +17,7 @@ driver=$build/tests/test_ct_pipeline
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/all" "$work/512"
-# gen writes 512x512 at indices other than 2, 5, 7, 9 (mod 10): make enough, keep the 512x512 ones
+# gen writes 512x512 at indices other than 0, 2, 5, 7, 9 (mod 10): make enough, keep the 512x512 ones
 "$PY" "$here/tests/ref/ct_reference.py" gen "$work/all" $((slices * 2 + 10)) 2>/dev/null
 k=0
 for f in "$work"/all/ph*.pgm; do

@@ -131,7 +131,7 @@ def gen(outdir, n):
     for i in range(n):
         if i % 10 == 7:
             sizes.append([(512, 600), (600, 512), (480, 512), (512, 385)][(i // 10) % 4])
-        elif i % 10 in (2, 5, 9):
+        elif i % 10 in (0, 2, 5, 9):
             sizes.append((128, 128))
         else:
             sizes.append((512, 512))
