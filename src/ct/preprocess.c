@@ -32,7 +32,7 @@ struct ct_prep {
     uint8_t *l_src, *l_suf, *l_g, *l_h; /* max_line each: morphology along one row */
     uint8_t *m_g, *m_h, *m_suf;         /* n each: morphology along columns, whole rows at a time */
     int32_t *hist;                /* 256: Huang's median */
-    uint16_t *cnt, *acc16;        /* n, max_line: binary median counts */
+    uint16_t *cnt, *acc16;        /* n, 2 max_line + 1: binary median counts, prefix counts */
     int32_t *xofs, *ialpha;       /* max_line, 2 * max_line: resize columns */
     int32_t *yofs, *ibeta;        /* max_line, 2 * max_line: resize rows */
     int32_t *hrow0, *hrow1;       /* max_line: horizontally resized rows */
@@ -76,7 +76,7 @@ int ct_prep_create(ct_prep **out, int max_w, int max_h) {
              (c->l_suf = h19_malloc(L)) && (c->l_g = h19_malloc(L)) && (c->l_h = h19_malloc(L)) &&
              (c->m_g = h19_malloc(n)) && (c->m_h = h19_malloc(n)) && (c->m_suf = h19_malloc(n)) &&
              (c->hist = h19_malloc(256 * sizeof(int32_t))) &&
-             (c->cnt = h19_malloc(n * sizeof(uint16_t))) && (c->acc16 = h19_malloc(L * sizeof(uint16_t))) &&
+             (c->cnt = h19_malloc(n * sizeof(uint16_t))) && (c->acc16 = h19_malloc((2 * L + 1) * sizeof(uint16_t))) &&
              (c->xofs = h19_malloc(L * sizeof(int32_t))) &&
              (c->ialpha = h19_malloc(2 * L * sizeof(int32_t))) &&
              (c->yofs = h19_malloc(L * sizeof(int32_t))) &&
@@ -206,7 +206,14 @@ int ct_threshold_mean(ct_prep *c, const uint8_t *src, int w, int h, int block, i
             double Ad = (double)A, Bd = (double)B;
             const uint8_t *sr = src + (size_t)y * w;
             uint8_t *d = dst + (size_t)y * w;
-            for (int x = 0; x < w; x++) {
+            int x = 0;
+            for (; x + 16 <= w; x += 16) /* chunks of 16: vectorised at -O2 */
+                for (int j = 0; j < 16; j++) {
+                    double m = (Ad + (double)(x + j) * Bd) * scale;
+                    double mean = (m + magic) - magic;
+                    d[x + j] = ((double)sr[x + j] - mean > thr) ? 255 : 0;
+                }
+            for (; x < w; x++) {
                 double m = (Ad + (double)x * Bd) * scale;
                 double mean = (m + magic) - magic;
                 d[x] = ((double)sr[x] - mean > thr) ? 255 : 0;
@@ -368,7 +375,10 @@ int ct_fill_border(ct_prep *c, uint8_t *img, int w, int h, int conn) {
 }
 
 void ct_invert(uint8_t *img, int n) {
-    for (int i = 0; i < n; i++) img[i] = (uint8_t)(255 - img[i]);
+    int i = 0;
+    for (; i + 16 <= n; i += 16) /* chunks of 16: vectorised at -O2 */
+        for (int j = 0; j < 16; j++) img[i + j] = (uint8_t)(255 - img[i + j]);
+    for (; i < n; i++) img[i] = (uint8_t)(255 - img[i]);
 }
 
 /* ---- 5. morphology ----------------------------------------------------------------------------- */
@@ -595,16 +605,36 @@ int ct_median_binary(ct_prep *c, const uint8_t *src, uint8_t *dst, int w, int h,
      * of each replicated-border window with per-column counts (the two-bin case of Perreault &
      * Hebert): a sliding count along each row (cnt), then running sums of cnt rows down the
      * columns, whole rows at a time (vectorised); counts <= 255^2 fit 16 bits. */
-    uint16_t *cnt = c->cnt, *acc = c->acc16;
+    uint16_t *cnt = c->cnt, *acc = c->acc16, *P = c->acc16 + c->max_line; /* P: w + 1 */
     for (int y = 0; y < h; y++) {
         const uint8_t *s = src + (size_t)y * w;
-        uint16_t *o = cnt + (size_t)y * w;
-        int k = r * (s[0] != 0);
-        for (int i = 0; i <= r; i++) k += s[i < w ? i : w - 1] != 0;
-        o[0] = (uint16_t)k;
-        for (int x = 1; x < w; x++) {
-            int add = x + r, sub = x - r - 1;
-            k += (s[add < w ? add : w - 1] != 0) - (s[sub > 0 ? sub : 0] != 0);
+        uint16_t *restrict o = cnt + (size_t)y * w;
+        /* a row without 255 counts 0 everywhere (most rows of a lung mask) */
+        int x = 0;
+        uint64_t v;
+        while (x + 8 <= w && (memcpy(&v, s + x, 8), v == 0)) x += 8;
+        while (x < w && !s[x]) x++;
+        if (x == w) {
+            memset(o, 0, (size_t)w * sizeof *o);
+            continue;
+        }
+        /* window counts from prefix counts P[i] = #255 in s[0..i-1], with r copies of each end */
+        P[0] = 0;
+        for (int i = 0; i < w; i++) P[i + 1] = (uint16_t)(P[i] + (s[i] != 0));
+        int first = s[0] != 0, last = s[w - 1] != 0;
+        for (x = 0; x < w; x++) {
+            int lo = x - r, hi = x + r, k;
+            if (lo >= 0 && hi <= w - 1) {
+                /* interior run of x: no clamping */
+                int xe = w - 1 - r; /* last interior x */
+                for (; x <= xe; x++) o[x] = (uint16_t)(P[x + r + 1] - P[x - r]);
+                if (x >= w) break;
+                lo = x - r;
+                hi = x + r;
+            }
+            k = P[(hi < w - 1 ? hi : w - 1) + 1] - P[lo > 0 ? lo : 0];
+            if (lo < 0) k += -lo * first;
+            if (hi > w - 1) k += (hi - (w - 1)) * last;
             o[x] = (uint16_t)k;
         }
     }
@@ -727,7 +757,14 @@ int ct_preprocess(ct_prep *c, const uint8_t *in, int w, int h, uint8_t out[CT_OU
     H19_TRY(ct_morph(c, c->a, s, s, CT_MORPH_CLOSE, 10, 2));
     H19_TRY(ct_median_binary(c, c->a, c->mask, s, s, 21));
     /* multiply the slice by the 0/1 mask */
-    for (int i = 0; i < n; i++) c->b[i] = c->mask[i] & c->crop[i]; /* mask is 0 or 255 */
+    {
+        uint8_t *restrict o = c->b;
+        const uint8_t *restrict m = c->mask, *restrict v = c->crop;
+        int i = 0;
+        for (; i + 16 <= n; i += 16) /* mask is 0 or 255 */
+            for (int j = 0; j < 16; j++) o[i + j] = m[i + j] & v[i + j];
+        for (; i < n; i++) o[i] = m[i] & v[i];
+    }
     if (mask_out) memcpy(mask_out, c->mask, (size_t)n);
     /* 6. 200 x 200 */
     return ct_resize_linear(c, c->b, s, s, out, CT_OUT, CT_OUT);
