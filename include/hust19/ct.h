@@ -60,7 +60,9 @@ void ct_square_crop(const uint8_t *in, int w, int h, uint8_t *out, int *side);
 /* cv2.adaptiveThreshold(src, 255, ADAPTIVE_THRESH_MEAN_C, THRESH_BINARY, block, c):
  * dst = 255 if src - mean > -c else 0, where mean = cvRound(box sum / block^2) over the
  * BORDER_REPLICATE image (the sum in exact integers, O(w*h) from prefix sums whatever the block).
- * Bit-exact with OpenCV when block^2 > 2^23 (OpenCV then sums in double, as here); block odd >= 3. */
+ * block odd in 3..32767. The mean is the exactly rounded (half to even) box mean, which is what
+ * OpenCV's boxFilter gives both with its integer sums (block^2 <= 2^23) and its double sums
+ * (checked against cv2.boxFilter for blocks 3..2899 and 15599): bit-exact with cv2. */
 int ct_threshold_mean(ct_prep *ctx, const uint8_t *src, int w, int h, int block, int c,
                       uint8_t *dst);
 

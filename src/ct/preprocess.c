@@ -175,7 +175,10 @@ int ct_threshold_mean(ct_prep *c, const uint8_t *src, int w, int h, int block, i
      * normalize, BORDER_REPLICATE) and, for THRESH_BINARY, idelta = cvCeil(C), dst = 255 iff
      * src - mean > -idelta. The box filter sums in double when block^2 > 2^23 (exact for these
      * integers) and stores saturate_cast<uchar>(sum * (1.0 / block^2)), i.e. round to nearest
-     * even: we do the same double product and rint. */
+     * even: we do the same double product and rint. For block^2 = N odd the exact mean is never
+     * a half-integer (it is >= 1/(2N) away), far beyond the error of one double product, so this
+     * is the exactly rounded mean; OpenCV's integer-sum path for small blocks rounds the same way
+     * (both checked against cv2.boxFilter; tests/unit/test_ct_steps.c checks exact rounding). */
     double scale = 1.0 / ((double)block * (double)block);
     double thr = -(double)cval; /* -idelta with idelta = ceil(C); C is an integer here */
     /* rint without a library call: adding and removing 1.5 * 2^52 rounds a double in [0, 2^51)
