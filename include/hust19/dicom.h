@@ -78,7 +78,8 @@ int dcm_read_ct(const char *path, dcm_ct_meta *meta, float **hu);
 typedef struct dcm_elem dcm_elem;
 struct dcm_elem {
     uint32_t tag;
-    char vr[3];               /* "LO", "PN", "DA", "UI", "SH", "CS", "SQ", "OB", "US", ... */
+    char vr[3];               /* "LO", "PN", "DA", "UI", "SH", "CS", "SQ", "OB", "US", ...;
+                                 "" = the data dictionary's VR (standard tags) */
     const char *value;        /* string value (NULL for SQ); for OB/UN the bytes of value */
     size_t value_len;         /* for OB/UN: byte count; otherwise ignored (strlen(value)) */
     const dcm_elem *const *items; /* SQ: items[i] points at item_nelem[i] elements */

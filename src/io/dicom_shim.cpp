@@ -166,7 +166,7 @@ int load_file(DcmFileFormat &ff, const char *path)
     if (stat(path, &st) != 0) return h19_fail(H19_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return h19_fail(H19_EIO, "%s: not a regular file", path);
     OFCondition c = ff.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
-    if (c.bad()) return h19_fail(H19_EFORMAT, "%s: not a readable DICOM file: %s", path, c.text());
+    if (c.bad()) return h19_fail(H19_EFORMAT, "%s: not a readable DICOM file (truncated or corrupt): %s", path, c.text());
     c = ff.loadAllDataIntoMemory();
     if (c.bad()) return h19_fail(H19_EFORMAT, "%s: truncated or corrupt DICOM file: %s", path, c.text());
     return H19_OK;
@@ -264,7 +264,10 @@ int insert_elems(DcmItem *it, const dcm_elem *el, int n, const char *path, int d
     for (int i = 0; i < n; i++) {
         const dcm_elem &e = el[i];
         DcmTagKey key((Uint16)(e.tag >> 16), (Uint16)(e.tag & 0xffff));
-        DcmVR vr(e.vr);
+        // An empty VR means "the data dictionary's VR" (standard tags only).
+        DcmVR vr = e.vr[0] ? DcmVR(e.vr) : DcmTag(key).getVR();
+        if (!e.vr[0] && vr.getEVR() == EVR_ox) vr = DcmVR(EVR_OB);
+        if (!e.vr[0] && (vr.getEVR() == EVR_xs || vr.getEVR() == EVR_lt)) vr = DcmVR(EVR_US);
         if (vr.getEVR() == EVR_UNKNOWN || vr.getEVR() == EVR_UNKNOWN2B)
             return h19_fail(H19_EARG, "%s: extra element %s: unknown VR '%s'", path, tag_str(key).c_str(), e.vr);
         DcmTag tag(key, vr);
