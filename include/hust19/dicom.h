@@ -98,6 +98,10 @@ int dcm_write_ct_ex(const char *path, const dcm_ct_meta *meta, const int16_t *pi
 int dcm_get_string(const char *path, const uint32_t *tags, int ntags, char *out, size_t cap,
                    int *found);
 
+/* The data dictionary's VR of a standard tag ("UN" when unknown) into vr (3 bytes), and its
+ * keyword (borrowed, static; "Unknown" when unknown) as the return value. */
+const char *dcm_dict_vr(uint32_t tag, char vr[3]);
+
 /* A fresh UID "<root>.<time-and-random digits>" (at most 64 chars) into out (>= 65 bytes). A NULL
  * root uses DCMTK's site root. Randomness is from the OS (UIDs must be unique, not reproducible). */
 int dcm_uid_generate(char *out, const char *root);

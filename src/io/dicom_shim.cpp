@@ -296,10 +296,17 @@ int insert_elems(DcmItem *it, const dcm_elem *el, int n, const char *path, int d
             return h19_fail(H19_EFORMAT, "%s: cannot create element %s %s: %s", path, tag_str(key).c_str(), e.vr,
                             c.text());
         const char *val = e.value ? e.value : "";
-        if (vr.getEVR() == EVR_OB || vr.getEVR() == EVR_UN)
+        if (vr.getEVR() == EVR_OB || vr.getEVR() == EVR_UN) {
             c = elem->putUint8Array(reinterpret_cast<const Uint8 *>(val), (unsigned long)e.value_len);
-        else
+        } else if (vr.getEVR() == EVR_OW) {
+            // bytes in little-endian order, as they will appear in an Explicit VR LE file
+            std::vector<Uint16> w((e.value_len + 1) / 2, 0);
+            for (size_t k = 0; k < e.value_len; k++)
+                w[k / 2] = (Uint16)(w[k / 2] | ((Uint16)(unsigned char)val[k] << (8 * (k % 2))));
+            c = elem->putUint16Array(w.data(), (unsigned long)w.size());
+        } else {
             c = elem->putString(val);
+        }
         if (c.good()) c = it->insert(elem, OFTrue);
         if (c.bad()) {
             delete elem;
@@ -773,6 +780,24 @@ void dcm_meta_init(dcm_ct_meta *m)
     m->window_center = DCM_LUNG_CENTER;
     m->window_width = DCM_LUNG_WIDTH;
     m->has_position = m->has_orientation = m->has_instance_number = 1;
+}
+
+const char *dcm_dict_vr(uint32_t tag, char vr[3])
+{
+    copy_str(vr, 3, "UN");
+    if (setup(nullptr)) return "Unknown";
+    DcmTag t((Uint16)(tag >> 16), (Uint16)(tag & 0xffff));
+    DcmVR v = t.getVR();
+    if (v.getEVR() == EVR_ox) v = DcmVR(EVR_OB);
+    if (v.getEVR() == EVR_xs || v.getEVR() == EVR_lt) v = DcmVR(EVR_US);
+    if (v.getEVR() != EVR_UNKNOWN && v.getEVR() != EVR_UNKNOWN2B) copy_str(vr, 3, v.getVRName());
+    // The name must outlive this call: take it from the (process-lifetime) dictionary entry.
+    const char *name = nullptr;
+    const DcmDataDictionary &dict = dcmDataDict.rdlock();
+    const DcmDictEntry *e = dict.findEntry(DcmTagKey((Uint16)(tag >> 16), (Uint16)(tag & 0xffff)), nullptr);
+    if (e) name = e->getTagName();
+    dcmDataDict.rdunlock();
+    return name ? name : "Unknown";
 }
 
 int dcm_uid_generate(char *out, const char *root)
