@@ -308,6 +308,28 @@ static void test_ct_small(const char *src)
     free(ha);
 }
 
+/* docs/dicom.md lists the table the code applies: every row, with its action. */
+static void test_docs(void)
+{
+    const char *src = getenv("HUST19_SRC");
+    if (!src) return;
+    char path[700];
+    snprintf(path, sizeof path, "%s/docs/dicom.md", src);
+    size_t n = 0;
+    unsigned char *doc = slurp(path, &n);
+    CHECK_MSG(doc != NULL, "%s missing", path);
+    if (!doc) return;
+    doc[n] = 0;
+    int nr = 0;
+    const dcm_deid_rule *r = dcm_deid_table(&nr);
+    for (int i = 0; i < nr; i++) {
+        char row[200];
+        snprintf(row, sizeof row, "| (%04X,%04X) | %s | %c |", r[i].tag >> 16, r[i].tag & 0xffff, r[i].name, r[i].action);
+        CHECK_MSG(strstr((const char *)doc, row) != NULL, "docs/dicom.md lacks the row %s", row);
+    }
+    free(doc);
+}
+
 int main(void)
 {
     const char *build = getenv("HUST19_BUILD"), *shared = getenv("HUST19_SHARED");
@@ -316,6 +338,7 @@ int main(void)
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && mkdir -p '%s'", g_dir, g_dir);
     if (system(cmd) != 0) TEST_SKIP("cannot make scratch directory");
     test_table();
+    test_docs();
     char src[700];
     snprintf(src, sizeof src, "%s/data/dicom/CT_small.dcm", shared ? shared : "../shared");
     if (access(src, R_OK) == 0)
