@@ -121,6 +121,14 @@ void dcm_window_u8(const float *hu, int n, double center, double width, uint8_t 
  * duplicate positions. spacing_out (may be NULL) receives the median slice gap (mm, 0 if n < 2). */
 int dcm_series_order(const dcm_ct_meta *metas, int n, int *order, double *spacing_out);
 
+/* Read the n slices of one series (paths borrowed), order them with dcm_series_order and stack
+ * their HU: *volume = n*rows*cols floats (malloc'd, caller frees), slice k being the k-th in order.
+ * metas (n entries, caller's) receive each file's metadata in input order; order[k] is the input
+ * index of slice k; gap (may be NULL) the median slice gap. Slices of different
+ * SeriesInstanceUID are an error (H19_EFORMAT naming both files). */
+int dcm_read_series(const char *const *paths, int n, dcm_ct_meta *metas, int *order, float **volume,
+                    double *gap);
+
 /* ---- de-identification (PS3.15 Annex E, Basic Application Level Confidentiality Profile) ------- */
 
 typedef struct {

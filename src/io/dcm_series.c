@@ -131,3 +131,40 @@ int dcm_series_order(const dcm_ct_meta *metas, int n, int *order, double *spacin
     free(keys);
     return H19_OK;
 }
+
+int dcm_read_series(const char *const *paths, int n, dcm_ct_meta *metas, int *order, float **volume,
+                    double *gap)
+{
+    if (volume) *volume = NULL;
+    if (n <= 0 || !paths || !metas || !order || !volume)
+        return h19_fail(H19_EARG, "dcm_read_series: bad arguments (n = %d)", n);
+    /* Metadata first: a series with inconsistent geometry fails before any pixel is decoded. */
+    for (int i = 0; i < n; i++) {
+        H19_TRY(dcm_read_ct(paths[i], &metas[i], NULL));
+        if (strcmp(metas[i].series_uid, metas[0].series_uid) != 0)
+            return h19_fail(H19_EFORMAT, "%s and %s: different SeriesInstanceUID (%s vs %s)", paths[0], paths[i],
+                            metas[0].series_uid, metas[i].series_uid);
+    }
+    int rc = dcm_series_order(metas, n, order, gap);
+    if (rc) return h19_fail_ctx(rc, "series of %s (%d files)", paths[0], n);
+    size_t plane = (size_t)metas[0].rows * (size_t)metas[0].cols;
+    float *vol = h19_malloc(plane * (size_t)n * sizeof *vol);
+    if (!vol) return H19_ENOMEM;
+    for (int k = 0; k < n; k++) {
+        const char *path = paths[order[k]];
+        dcm_ct_meta m;
+        float *hu = NULL;
+        rc = dcm_read_ct(path, &m, &hu);
+        if (!rc && (m.rows != metas[0].rows || m.cols != metas[0].cols))
+            rc = h19_fail(H19_EFORMAT, "%s: changed while reading (now %dx%d)", path, m.rows, m.cols);
+        if (rc) {
+            free(hu);
+            free(vol);
+            return rc;
+        }
+        memcpy(vol + plane * (size_t)k, hu, plane * sizeof *vol);
+        free(hu);
+    }
+    *volume = vol;
+    return H19_OK;
+}
