@@ -562,6 +562,7 @@ const dcm_deid_rule g_rules[] = {
     {T(2030, 0020), 'X', "Text String"},
     {T(3006, 0024), 'U', "Referenced Frame of Reference UID"},
     {T(3006, 00C2), 'U', "Related Frame of Reference UID"},
+    {T(3006, 00A6), 'Z', "ROI Interpreter"},
     {T(300A, 0013), 'U', "Dose Reference UID"},
     {T(300E, 0008), 'X', "Reviewer Name"},
     {T(4000, 0010), 'X', "Arbitrary"},
@@ -734,6 +735,15 @@ int deid_element(DcmItem *item, DcmElement *el, deid_ctx &c, int depth, bool *re
             return H19_OK;
         default: break;
         }
+    }
+    // Beyond the table: any other non-empty person name is replaced too. The profile is a minimum
+    // (PS3.15 E.1); a name in an attribute it does not list (DICONDE evaluators, retired trial
+    // attributes, newer editions) is still a name.
+    if (vr == EVR_PN && el->getLength() > 0) {
+        OFCondition cond = el->putString(dummy_for(EVR_PN));
+        if (cond.bad()) return h19_fail(H19_EFORMAT, "%s: cannot replace %s: %s", c.path, tag_str(tag).c_str(), cond.text());
+        c.replaced++;
+        return H19_OK;
     }
     if (vr == EVR_UI) return map_uid_element(el, c);
     if (vr == EVR_SQ) {

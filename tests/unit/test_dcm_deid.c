@@ -137,6 +137,7 @@ static void test_table(void)
     g_el[ne++] = (dcm_elem){0x00091001, "LO", "QPRIVATEZ", 0, NULL, NULL, 0};
     g_el[ne++] = (dcm_elem){0x00081140, "SQ", NULL, 0, ref_items, ref_n, 1};
     g_el[ne++] = (dcm_elem){0x60003000, "OW", "QOVERLAYZ", 10, NULL, NULL, 0};
+    g_el[ne++] = (dcm_elem){0x00142006, "PN", "QEVALUATORZ", 0, NULL, NULL, 0}; /* a PN the table lacks */
     int n_rules_inserted = base;
     fprintf(stderr, "synthetic file: %d table attributes of %d\n", n_rules_inserted, nr);
     CHECK(n_rules_inserted >= 150);
@@ -193,6 +194,7 @@ static void test_table(void)
         CHECK(!contains(bytes, nb, "QNESTEDPRIVZ"));
         CHECK(!contains(bytes, nb, "QNESTEDOPZ"));
         CHECK(!contains(bytes, nb, "QOVERLAYZ"));
+        CHECK(!contains(bytes, nb, "QEVALUATORZ"));
         CHECK(!contains(bytes, nb, "QNAMEZ"));
         CHECK(!contains(bytes, nb, "QPIDZ"));
     }
