@@ -159,6 +159,8 @@ int save_atomic(DcmFileFormat &ff, const char *path, E_TransferSyntax xfer)
     return H19_OK;
 }
 
+bool is_jpeg2000(const std::string &ts);
+
 // Loads the whole file into memory so that a truncated element is an error now, not later.
 int load_file(DcmFileFormat &ff, const char *path)
 {
@@ -166,7 +168,18 @@ int load_file(DcmFileFormat &ff, const char *path)
     if (stat(path, &st) != 0) return h19_fail(H19_EIO, "%s: cannot open: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return h19_fail(H19_EIO, "%s: not a regular file", path);
     OFCondition c = ff.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
-    if (c.bad()) return h19_fail(H19_EFORMAT, "%s: not a readable DICOM file (truncated or corrupt): %s", path, c.text());
+    if (c.bad()) {
+        // A JPEG 2000 file DCMTK cannot even parse (e.g. pixel data not encapsulated) still gets
+        // the JPEG 2000 message: read the meta header alone to learn its transfer syntax.
+        DcmFileFormat meta;
+        OFString ts;
+        if (meta.loadFile(path, EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_metaOnly).good() &&
+            meta.getMetaInfo() && meta.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, ts).good() &&
+            is_jpeg2000(ts.c_str()))
+            return h19_fail(H19_EUNSUP, "%s: unsupported transfer syntax %s (JPEG 2000), and the file does not parse: %s",
+                            path, ts.c_str(), c.text());
+        return h19_fail(H19_EFORMAT, "%s: not a readable DICOM file (truncated or corrupt): %s", path, c.text());
+    }
     c = ff.loadAllDataIntoMemory();
     if (c.bad()) return h19_fail(H19_EFORMAT, "%s: truncated or corrupt DICOM file: %s", path, c.text());
     return H19_OK;
@@ -932,7 +945,9 @@ int dcm_read_ct(const char *path, dcm_ct_meta *meta, float **hu)
         return h19_fail(H19_EUNSUP, "%s: unsupported transfer syntax %s (JPEG 2000): DCMTK has no JPEG 2000 decoder; "
                         "transcode it first (e.g. with gdcmconv --raw)", path, ts.c_str());
     DcmXfer xf(ds->getOriginalXfer());
-    if (xf.getXfer() == EXS_Unknown)
+    // A transfer syntax DCMTK does not know is refused even when the data set happens to parse:
+    // its pixel data could be encoded any way.
+    if (xf.getXfer() == EXS_Unknown || DcmXfer(ts.c_str()).getXfer() == EXS_Unknown)
         return h19_fail(H19_EUNSUP, "%s: unsupported transfer syntax %s", path, ts.c_str());
     read_meta(ds, meta);
     copy_str(meta->transfer_syntax, sizeof meta->transfer_syntax, ts.c_str());
@@ -1055,7 +1070,8 @@ int dcm_deid_file(const char *in, const char *out, const dcm_deid_opts *opts)
     DcmDataset *ds = ff.getDataset();
     std::string ts = xfer_uid(ff);
     E_TransferSyntax xfer = ds->getOriginalXfer();
-    if (xfer == EXS_Unknown) return h19_fail(H19_EUNSUP, "%s: unsupported transfer syntax %s", in, ts.c_str());
+    if (xfer == EXS_Unknown || DcmXfer(ts.c_str()).getXfer() == EXS_Unknown)
+        return h19_fail(H19_EUNSUP, "%s: unsupported transfer syntax %s", in, ts.c_str());
 
     deid_ctx c;
     c.path = in;

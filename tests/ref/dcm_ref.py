@@ -6,6 +6,9 @@
   dcm_ref.py j2k IN.dcm OUT.dcm    re-encode IN's pixels as a JPEG 2000 lossless codestream
                                    (OpenCV's OpenJPEG) in an encapsulated file with transfer
                                    syntax 1.2.840.10008.1.2.4.90, for the "unsupported" error test
+  dcm_ref.py forge IN.dcm OUT.dcm UID
+                                   copy IN with the meta header's TransferSyntaxUID set to UID
+                                   (the data set stays Explicit VR Little Endian)
   dcm_ref.py pid IN.dcm            print PatientID, PatientIdentityRemoved, StudyInstanceUID
 """
 import sys
@@ -67,6 +70,35 @@ def j2k(src, dst):
     ds.save_as(dst, write_like_original=False)
 
 
+def forge(src, dst, uid):
+    """Rewrite the meta header's (0002,0010) in the raw bytes (pydicom refuses to write a
+    mismatching transfer syntax) and fix the group length (0002,0000)."""
+    b = open(src, "rb").read()
+    assert b[128:132] == b"DICM", "needs a Part 10 file"
+    glen_at = 132 + 8  # (0002,0000) UL 4 <value> right after the magic
+    assert b[132:136] == b"\x02\x00\x00\x00" and b[136:138] == b"UL"
+    glen = int.from_bytes(b[glen_at:glen_at + 4], "little")
+    meta_end = glen_at + 4 + glen
+    i = glen_at + 4
+    out = bytearray(b[:i])
+    while i < meta_end:
+        tag, vr = b[i:i + 4], b[i + 4:i + 6]
+        if vr in (b"OB", b"OW", b"UN", b"SQ", b"UT"):
+            n, hdr = int.from_bytes(b[i + 8:i + 12], "little"), 12
+        else:
+            n, hdr = int.from_bytes(b[i + 6:i + 8], "little"), 8
+        if tag == b"\x02\x00\x10\x00":
+            v = uid.encode() + (b"\0" if len(uid) % 2 else b"")
+            out += tag + b"UI" + len(v).to_bytes(2, "little") + v
+        else:
+            out += b[i:i + hdr + n]
+        i += hdr + n
+    new_glen = len(out) - (glen_at + 4)
+    out[glen_at:glen_at + 4] = new_glen.to_bytes(4, "little")
+    out += b[meta_end:]
+    open(dst, "wb").write(bytes(out))
+
+
 def pid(src):
     ds = pydicom.dcmread(src)
     print(ds.get("PatientID", ""), ds.get("PatientIdentityRemoved", ""), ds.get("StudyInstanceUID", ""))
@@ -78,6 +110,8 @@ if __name__ == "__main__":
         hu(sys.argv[2], sys.argv[3])
     elif cmd == "j2k" and len(sys.argv) == 4:
         j2k(sys.argv[2], sys.argv[3])
+    elif cmd == "forge" and len(sys.argv) == 5:
+        forge(sys.argv[2], sys.argv[3], sys.argv[4])
     elif cmd == "pid" and len(sys.argv) == 3:
         pid(sys.argv[2])
     else:

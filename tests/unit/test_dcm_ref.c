@@ -163,6 +163,23 @@ int main(void)
         CHECK_MSG(0, "could not make the JPEG 2000 file");
     }
 
+    /* The meta header forged to claim JPEG 2000 over uncompressed data (DCMTK cannot parse it):
+     * still the JPEG 2000 message; and a transfer syntax nobody knows. */
+    const char *forged[][2] = {{"1.2.840.10008.1.2.4.91", "(JPEG 2000)"}, {"1.2.3.4.5.6", "unsupported transfer syntax"}};
+    for (int k = 0; k < 2; k++) {
+        char out[700];
+        snprintf(out, sizeof out, "%s/forged%d.dcm", g_dir, k);
+        if (run("'%s' '%s' forge '%s' '%s' '%s'", g_py, g_ref, g_src, out, forged[k][0]) != 0) {
+            CHECK_MSG(0, "could not forge %s", forged[k][0]);
+            continue;
+        }
+        float *h = NULL;
+        CHECK(dcm_read_ct(out, &m, &h) == H19_EUNSUP);
+        CHECK(h == NULL);
+        CHECK_MSG(strstr(h19_errmsg(), out) && strstr(h19_errmsg(), forged[k][0]) && strstr(h19_errmsg(), forged[k][1]),
+                  "%s", h19_errmsg());
+    }
+
     /* Hostile variants of the real file, made with DCMTK's dcmodify and head. */
     struct {
         const char *name, *cmd, *needle;
