@@ -102,14 +102,15 @@ int dcm_get_string(const char *path, const uint32_t *tags, int ntags, char *out,
  * keyword (borrowed, static; "Unknown" when unknown) as the return value. */
 const char *dcm_dict_vr(uint32_t tag, char vr[3]);
 
-/* A fresh UID "<root>.<time-and-random digits>" (at most 64 chars) into out (>= 65 bytes). A NULL
- * root uses DCMTK's site root. Randomness is from the OS (UIDs must be unique, not reproducible). */
+/* A fresh UID "<root>.<digits>" (at most 64 chars) into out (>= 65 bytes) from DCMTK's generator
+ * (host id, process id, time, counter): unique, not reproducible. A NULL root uses DCMTK's site
+ * root; a synthetic archive that must be reproducible should derive its UIDs itself. */
 int dcm_uid_generate(char *out, const char *root);
 
 /* ---- windowing --------------------------------------------------------------------------------- */
 
-/* HU -> 8-bit: out = round(255 * clamp((hu - (center - width/2)) / width, 0, 1)).
- * Linear window as in the paper's preprocessing (lung window -600/1500); width > 0. */
+/* HU -> 8-bit: out = round(255 * clamp((hu - (center - width/2)) / width, 0, 1)), NaN -> 0.
+ * The linear window of the ingest stage (DESIGN.md: HU -> lung window -600/1500 -> 8-bit); width > 0. */
 void dcm_window_u8(const float *hu, int n, double center, double width, uint8_t *out);
 
 /* ---- series ordering --------------------------------------------------------------------------- */
@@ -142,17 +143,18 @@ typedef struct {
 
 /* De-identify one file into out (atomic write; in == out allowed). Applies the profile table
  * (docs/dicom.md): X remove, Z empty, D dummy, U UID remap, recursively in sequences; removes
- * private tags and group 0x50xx/0x60xx curves/overlays comments; sets PatientIdentityRemoved
- * (0012,0062) = YES and DeidentificationMethod (0012,0063). Pixel data is copied unchanged (in its
- * transfer syntax). UIDs map to "2.25.<decimal of the first 128 bits of HMAC-SHA256(secret, uid)>",
- * so the same UID maps to the same new UID under the same secret, in any file. */
+ * private tags (also inside sequences), curves (50xx) and overlay data/comments (60xx,3000/4000);
+ * replaces any other person name and every non-standard UID; sets PatientIdentityRemoved
+ * (0012,0062) = YES, DeidentificationMethod (0012,0063) and its code sequence. Pixel data is
+ * copied unchanged (in its transfer syntax). UIDs map to "2.25.<decimal of the first 128 bits of
+ * HMAC-SHA256(secret, uid) as a UUIDv8>" (dcm_deid_uid), so the same UID maps to the same new UID
+ * under the same secret, in any file, job or rank. */
 int dcm_deid_file(const char *in, const char *out, const dcm_deid_opts *opts);
 
 /* The UID mapping itself (out >= 65 bytes): exposed for tests and for consistent references. */
 int dcm_deid_uid(const char *uid, const char *secret, size_t secret_len, char *out);
 
-/* One row of the profile table, for docs and tests: tag, action ('X','Z','D','U','K' for
- * kept-by-option), name. dcm_deid_table returns the rows and their count; borrowed, static. */
+/* One row of the profile table, for docs and tests: tag, action ('X','Z','D','U'), name. dcm_deid_table returns the rows and their count; borrowed, static. */
 typedef struct {
     uint32_t tag;
     char action;
