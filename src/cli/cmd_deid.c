@@ -25,20 +25,22 @@
 
 static const char *HELP =
     "usage: hust19 deid IN OUT (--secret-file F | --secret S) [--patient-id P | --id-map CSV]\n"
-    "                   [--keep-private]\n\n"
+    "                   [--keep-private] [--strict]\n\n"
     "De-identifies DICOM files after DICOM PS3.15 Annex E (Basic Application Level Confidentiality\n"
     "Profile): identifying attributes are removed, emptied or replaced, private tags removed,\n"
     "sequences recursed into, and every UID replaced by 2.25.<HMAC-SHA256(secret, UID)> so that the\n"
     "same UID maps to the same new UID in every file de-identified with the same secret.\n"
     "IN is a file or a directory; a directory is walked recursively and mirrored under OUT (files\n"
     "that are not DICOM — no 'DICM' magic and no .dcm extension — are skipped). OUT may be an\n"
-    "existing directory when IN is a file.\n\n"
+    "existing directory when IN is a file. In a tree, a file that is not a readable CT/DICOM file\n"
+    "(truncated, corrupt, unsupported) is reported and skipped, unless --strict.\n\n"
     "  --secret-file F  the key, read from F (trailing whitespace dropped); preferred over --secret,\n"
     "                   which other users can see in the process list. HUST19_DEID_SECRET also works.\n"
     "  --patient-id P   the pseudonym for PatientID (and PatientName) of every file\n"
     "  --id-map CSV     pseudonyms per patient: a CSV with columns patient_id,pseudonym; a file whose\n"
     "                   PatientID is not in the map is an error\n"
     "  --keep-private   keep private (odd-group) attributes (not the profile; for debugging)\n"
+    "  --strict         a bad file in a tree is fatal\n"
     "Without --patient-id/--id-map the pseudonym is H19-<16 hex digits of HMAC(secret, PatientID)>.\n";
 
 typedef struct {
@@ -211,7 +213,7 @@ static int deid_one(const char *in, const char *out, dcm_deid_opts *o, const csv
 int cmd_deid(int argc, char **argv)
 {
     static const char *const vopts[] = {"--secret", "--secret-file", "--patient-id", "--id-map", NULL};
-    static const char *const fopts[] = {"--keep-private", NULL};
+    static const char *const fopts[] = {"--keep-private", "--strict", NULL};
     cli_args a;
     int rc = cli_parse(argc, argv, vopts, fopts, &a);
     if (rc) return cli_report("deid", rc);
@@ -236,6 +238,7 @@ int cmd_deid(int argc, char **argv)
     file_list l = {0};
     int skipped = 0;
     struct stat si, so;
+    int tree = 0, nbad = 0;
     if (cli_opt(&a, "--id-map")) {
         rc = csv_read(cli_opt(&a, "--id-map"), 1, &map);
         if (!rc) {
@@ -249,6 +252,7 @@ int cmd_deid(int argc, char **argv)
     }
     if (!rc && stat(in, &si) != 0) rc = h19_fail(H19_EIO, "%s: cannot open: %s", in, strerror(errno));
     if (!rc && S_ISDIR(si.st_mode)) {
+        tree = 1;
         /* Refuse OUT inside IN (the walk would find its own output) and IN == OUT. */
         char rin[PATH_MAX], rout[PATH_MAX];
         if (!realpath(in, rin)) rc = h19_fail(H19_EIO, "%s: %s", in, strerror(errno));
@@ -274,8 +278,16 @@ int cmd_deid(int argc, char **argv)
         int rank = dist_rank(), size = dist_size();
         h19_progress pr;
         h19_progress_begin(&pr, "deid", l.n);
+        int strict = cli_flag(&a, "--strict");
         for (int i = rank; !rc && i < l.n; i += size) {
             rc = deid_one(l.in[i], l.out[i], &o, have_map ? &map : NULL, col_id, col_ps);
+            /* DESIGN.md: a bad file in a large archive is reported and skipped, not fatal. Only
+             * bad input is skipped; I/O failures, a bad secret or id map stay fatal. */
+            if (tree && !strict && (rc == H19_EFORMAT || rc == H19_EUNSUP)) {
+                h19_log_all(H19_LOG_WARN, "deid: skipped: %s", h19_errmsg());
+                nbad++;
+                rc = H19_OK;
+            }
             h19_progress_update(&pr, (int64_t)i + 1);
         }
         h19_progress_end(&pr, l.n);
@@ -284,9 +296,12 @@ int cmd_deid(int argc, char **argv)
      * the lowest failing rank, as dist_agree re-records it). */
     int own = rc;
     rc = dist_agree(rc);
+    int32_t bad32 = nbad;
+    if (!rc) rc = dist_merge_i32(&bad32, 1);
     if (!rc)
-        LOG_INFO("deid: %d DICOM file%s de-identified, %d other file%s skipped: %s -> %s", l.n, l.n == 1 ? "" : "s",
-                 skipped, skipped == 1 ? "" : "s", in, out);
+        LOG_INFO("deid: %d DICOM file%s de-identified, %d bad file%s skipped, %d other file%s ignored: %s -> %s",
+                 l.n - (int)bad32, l.n - bad32 == 1 ? "" : "s", (int)bad32, bad32 == 1 ? "" : "s", skipped,
+                 skipped == 1 ? "" : "s", in, out);
     list_free(&l);
     if (have_map) csv_free(&map);
     free(secret);

@@ -99,6 +99,18 @@ fi
 # dcmdump reads the result.
 if command -v dcmdump >/dev/null; then dcmdump -q "$S/out1/a/b/explicit.dcm" >/dev/null || fail "dcmdump"; fi
 
+# A truncated file in the tree is reported and skipped (exit 0), or fatal with --strict.
+mkdir -p "$S/inbad/x"
+cp "$SRC_DCM" "$S/inbad/x/good.dcm"
+head -c 20000 "$SRC_DCM" > "$S/inbad/x/trunc.dcm"
+log=$("$HUST19" deid "$S/inbad" "$S/outbad" --secret x 2>&1) || fail "a bad file was fatal without --strict: $log"
+echo "$log" | grep -q "skipped:.*trunc.dcm" || fail "bad file not reported: $log"
+echo "$log" | grep -q "1 DICOM file de-identified, 1 bad file skipped" || fail "summary: $log"
+[ -s "$S/outbad/x/good.dcm" ] && [ ! -e "$S/outbad/x/trunc.dcm" ] || fail "good/bad outputs"
+set +e
+"$HUST19" deid "$S/inbad" "$S/outbad2" --secret x --strict >/dev/null 2>&1; [ $? -eq 1 ] || fail "--strict: want exit 1"
+set -e
+
 # Usage errors: no secret, OUT inside IN, missing IN.
 set +e
 env -u HUST19_DEID_SECRET "$HUST19" deid "$S/in" "$S/out3" >/dev/null 2>&1; [ $? -eq 2 ] || fail "no secret: want exit 2"
