@@ -125,6 +125,8 @@ typedef struct {
     int has_ct;             /* a series is written */
     int nslices;            /* 0 when !has_ct */
     int labelled;           /* slices go to slice_labels.csv */
+    int age;                /* years (fake PHI: birth date = study year - age) */
+    int male;               /* 1 male, 0 female */
 } ct_synth_entry;
 
 typedef struct {
@@ -137,6 +139,7 @@ typedef struct {
     int slices_min, slices_max;
     int labelled_patients;  /* the paper labelled the slices of 104 patients */
     double class_weights[CT_SYNTH_NCLASS]; /* standalone cohort and Suspected cases */
+    int force;              /* rewrite: ignore done markers and a differing synth.yaml */
     ct_synth_params prm;
 } ct_synth_job;
 

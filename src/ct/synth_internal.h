@@ -19,4 +19,8 @@ void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3
 void sb_put(sbuf *b, const char *s, size_t n);
 void sb_free(sbuf *b);
 
+/* synth.yaml: the archive's format, version and every parameter (deterministic in job). */
+#include "hust19/synth.h"
+int ct_synth_describe(const ct_synth_job *job, const ct_synth_entry *e, int n, sbuf *b);
+
 #endif
