@@ -140,6 +140,7 @@ typedef struct {
     int labelled_patients;  /* the paper labelled the slices of 104 patients */
     double class_weights[CT_SYNTH_NCLASS]; /* standalone cohort and Suspected cases */
     int force;              /* rewrite: ignore done markers and a differing synth.yaml */
+    int dry_run;            /* render and label every slice but write nothing (benchmarks) */
     ct_synth_params prm;
 } ct_synth_job;
 

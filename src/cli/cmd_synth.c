@@ -14,15 +14,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static const char *HELP =
-    "usage: hust19 synth JOB.yaml [--force] [--set synth.key=value]\n"
+    "usage: hust19 synth JOB.yaml [--force] [--dry-run] [--set synth.key=value]\n"
     "       hust19 synth [JOB.yaml] --contact-sheet OUT.jpg\n\n"
     "Writes a synthetic consortium CT archive under synth.out: dicom/P<id>/S01/IM<k>.dcm (CT Image\n"
     "Storage, HU + 1024 with RescaleIntercept -1024, fake PHI), cf.csv (iCTCF columns), manifest.csv,\n"
     "slice_labels.csv (NiCT / pCT / nCT of the labelled patients) and synth.yaml. Resumable: a patient\n"
     "whose series is complete is skipped. Parallel over MPI ranks (patients are tasks).\n"
-    "--contact-sheet renders example slices (lung window) to a JPEG instead.\n\n"
+    "--force rewrites every patient; --dry-run renders and labels every slice but writes nothing\n"
+    "(a benchmark of the phantom alone); --contact-sheet renders example slices (lung window) to a\n"
+    "JPEG instead.\n\n"
     "keys under synth: (docs/synth.md): out, seed, patients, cf_table, ct_fraction, slices {mean, sd,\n"
     "min, max} (or a number), image_size, fov_mm, noise_hu [min, max], labelled_patients,\n"
     "classes {control, cap, type1, type2}, thresholds {nict_lung_mm2, pct_lesion_mm2},\n"
@@ -146,6 +149,13 @@ static int parse_job(cfg_doc *d, ct_synth_job *job, int need_out)
     return H19_OK;
 }
 
+static double cpu_seconds(void)
+{
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+    return ts.tv_sec + 1e-9 * ts.tv_nsec;
+}
+
 static int run(const cli_args *a, ct_synth_job *job)
 {
     ct_synth_entry *e = NULL;
@@ -153,9 +163,7 @@ static int run(const cli_args *a, ct_synth_job *job)
     int rc = ct_synth_cohort(job, &e, &n);
     rc = dist_agree(rc);
     if (rc) return rc;
-    if (dist_rank() == 0) {
-        rc = ct_synth_write_tables(job, e, n);
-    }
+    if (dist_rank() == 0 && !job->dry_run) rc = ct_synth_write_tables(job, e, n);
     rc = dist_agree(rc);
     if (rc) {
         free(e);
@@ -181,7 +189,7 @@ static int run(const cli_args *a, ct_synth_job *job)
     }
     h19_progress prog;
     h19_progress_begin(&prog, "synth patients", ntask);
-    double t0 = h19_now();
+    double t0 = h19_now(), c0 = cpu_seconds();
     long written = 0, skipped = 0;
     int64_t t;
     while (!rc && !dist_stop_signalled() && (t = dist_queue_next(&q)) >= 0) {
@@ -192,7 +200,7 @@ static int run(const cli_args *a, ct_synth_job *job)
         skipped += sk;
         h19_progress_update(&prog, t + 1);
     }
-    double dt = h19_now() - t0;
+    double dt = h19_now() - t0, dc = cpu_seconds() - c0;
     rc = dist_agree(rc);
     dist_queue_free(&q);
     if (!rc && dist_stop_requested()) rc = h19_fail(H19_ESTOP, "stopped by a signal; completed patients are kept: rerun to resume");
@@ -200,14 +208,18 @@ static int run(const cli_args *a, ct_synth_job *job)
         h19_progress_end(&prog, ntask);
         long tot[2] = {written, skipped}, sum[2];
         MPI_Allreduce(tot, sum, 2, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
-        double dmax = dt;
+        double dmax = dt, csum = dc;
         MPI_Allreduce(&dt, &dmax, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        MPI_Allreduce(&dc, &csum, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
         h19_log_all(H19_LOG_DEBUG, "synth: this rank wrote %ld slices in %.2f s (%.1f slices/s)", written, dt,
                     dt > 0 ? written / dt : 0.0);
         LOG_INFO("synth: wrote %ld slices (%ld patients skipped as complete) in %.2f s on %d ranks: %.1f slices/s, "
                  "%.1f slices/s per rank", sum[0], sum[1], dmax, dist_size(), dmax > 0 ? sum[0] / dmax : 0.0,
                  dmax > 0 ? sum[0] / dmax / dist_size() : 0.0);
-        if (dist_rank() == 0) rc = ct_synth_write_labels(job, e, n);
+        /* CPU time is what a loaded machine does not distort: slices per CPU-second of the ranks */
+        LOG_INFO("synth: %.1f slices per CPU-second (%.1f ms CPU per slice)", csum > 0 ? sum[0] / csum : 0.0,
+                 sum[0] > 0 ? 1000 * csum / sum[0] : 0.0);
+        if (dist_rank() == 0 && !job->dry_run) rc = ct_synth_write_labels(job, e, n);
         rc = dist_agree(rc);
     }
     (void)a;
@@ -219,7 +231,7 @@ static int run(const cli_args *a, ct_synth_job *job)
 int cmd_synth(int argc, char **argv)
 {
     static const char *const vopts[] = {"--contact-sheet", NULL};
-    static const char *const flags[] = {"--force", NULL};
+    static const char *const flags[] = {"--force", "--dry-run", NULL};
     cli_args a;
     int rc = cli_parse(argc, argv, vopts, flags, &a);
     if (rc) return cli_report("synth", rc);
@@ -235,6 +247,7 @@ int cmd_synth(int argc, char **argv)
     ct_synth_job job;
     ct_synth_job_default(&job);
     job.force = cli_flag(&a, "--force");
+    job.dry_run = cli_flag(&a, "--dry-run");
     if (a.npos == 1) {
         cfg_doc doc;
         rc = cli_load_job(&a, a.pos[0], &doc);

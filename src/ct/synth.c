@@ -136,7 +136,7 @@ void ct_synth_params_default(ct_synth_params *p)
     p->nict_lung_mm2 = 300;  /* ~ a 2 cm disc: below it the slice shows no usable lung */
     p->pct_lesion_mm2 = 30;  /* ~ a 6 mm opacity: the smallest a reader would mark */
     /* Type I (mild/regular): a few small peripheral GGOs. */
-    p->type1 = (ct_synth_lesion_params){2, 5, 9, 22, -680, -480, 0.05, 0.0};
+    p->type1 = (ct_synth_lesion_params){2, 5, 9, 22, -640, -430, 0.05, 0.0};
     /* Type II (severe/critical): many, larger, denser, often with consolidation and paving. */
     p->type2 = (ct_synth_lesion_params){7, 14, 16, 38, -520, -280, 0.45, 0.35};
     /* CAP: one or two lobar/segmental consolidations in one lung. */
@@ -284,7 +284,10 @@ static int lung_at(const ct_synth_patient *p, const sgeom *g, double x, double y
     /* spine and paravertebral tissue */
     double sx = x / (g->vb_r + 10), sy = (y - g->vb_y) / (g->vb_r + 8);
     if (sx * sx + sy * sy < 1) return -1;
-    if (y > g->vb_y && fabs(x) < 30 + 0.4 * (y - g->vb_y)) return -1;
+    /* paraspinal muscles behind the transverse processes; lateral to them the lungs reach back
+     * into the costovertebral gutters */
+    if (y > g->canal_y - 6 && fabs(x) < 34 + 0.3 * (y - g->canal_y)) return -1;
+    if (y > g->vb_y - g->vb_r && fabs(x) < g->vb_r + 7) return -1;
     if (g->desc_aorta) {
         double ax = x - (g->vb_r + 6), ay = y - (g->vb_y - g->vb_r + 2);
         if (ax * ax + ay * ay < 15 * 15) return -1;
@@ -360,24 +363,48 @@ static int make_vessels(ct_synth_patient *p)
     h19_rng r;
     h19_rng_init(&r, p->seed, H19_RNG_SYNTH, ST_VESSEL, p->key, 0, 0);
     int cap = 0;
-    double z_hilum = p->z_top - p->length * (p->t_apex + 0.45 * (p->t_base - p->t_apex));
-    sgeom g;
-    slice_geom(p, z_hilum, &g);
+    /* three hilar levels per lung (upper, middle, lower lobe arteries), five trunks from each,
+     * pointing outwards (lateral bias) and up or down: the tree then fills the whole lung */
+    static const double levels[3] = {0.33, 0.45, 0.57};
     for (int s = 0; s < 2; s++) {
         double sign = s ? 1 : -1;
-        /* the hilum: the medial third of the lung at mid height */
-        double h[3] = {g.lung_cx[s] - sign * 0.45 * g.lung_ax[s], g.lung_cy[s], z_hilum};
-        /* roots: upward, lateral, downward and posterior-downward branches from the hilum */
-        static const double roots[7][3] = {{0.3, -0.1, 1},  {0.7, 0.0, 0.6}, {1, -0.3, 0},
-                                           {0.8, 0.4, -0.2}, {0.5, 0.3, -1}, {0.3, 0.8, -0.7},
-                                           {0.6, -0.6, -0.5}};
-        for (int k = 0; k < 7; k++) {
-            double d[3] = {sign * roots[k][0] + 0.2 * h19_rng_normal(&r), roots[k][1] + 0.2 * h19_rng_normal(&r),
-                           roots[k][2] + 0.2 * h19_rng_normal(&r)};
-            double n = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
-            for (int i = 0; i < 3; i++) d[i] /= n;
-            H19_TRY(grow(p, &cap, &r, h, d, unif(&r, 30, 42), unif(&r, 3.5, 4.5), 7));
+        for (int lv = 0; lv < 3; lv++) {
+            double zh = p->z_top - p->length * (p->t_apex + levels[lv] * (p->t_base - p->t_apex));
+            sgeom g;
+            slice_geom(p, zh, &g);
+            if (!g.lung_on[s]) continue;
+            double h[3] = {g.lung_cx[s] - sign * 0.4 * g.lung_ax[s], g.lung_cy[s] - 0.1 * g.lung_ay[s], zh};
+            for (int k = 0; k < 5; k++) {
+                double up = lv == 0 ? 0.8 : lv == 2 ? -0.8 : 0;
+                double d[3] = {sign * (0.6 + 0.5 * fabs(h19_rng_normal(&r))), 0.7 * h19_rng_normal(&r),
+                               up + 0.7 * h19_rng_normal(&r)};
+                double n = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+                for (int i = 0; i < 3; i++) d[i] /= n;
+                H19_TRY(grow(p, &cap, &r, h, d, unif(&r, 24, 34), unif(&r, 3.0, 4.2), 6));
+            }
         }
+    }
+    /* peripheral twigs: short thin segments scattered through the lungs, pointing away from the
+     * hilum, for the many small vessel dots of a real lung (below the tree's last generation) */
+    double zc = p->z_top - p->length * (p->t_apex + 0.45 * (p->t_base - p->t_apex));
+    for (int k = 0, tries = 0; k < 1600 && tries < 20000; tries++) {
+        double t = p->t_apex + h19_rng_uniform(&r) * (p->t_base - p->t_apex);
+        double z = p->z_top - p->length * t;
+        double x = unif(&r, -p->body_a, p->body_a), y = unif(&r, -p->body_ba, p->body_bp);
+        sgeom g;
+        slice_geom(p, z, &g);
+        int s = lung_at(p, &g, x, y);
+        if (s < 0) continue;
+        double hx = g.lung_cx[s] - (s ? 1 : -1) * 0.4 * g.lung_ax[s];
+        double d[3] = {x - hx, y - g.lung_cy[s], (z - zc) * 0.6};
+        double n = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+        if (n < 1e-6) continue;
+        double len = unif(&r, 6, 14);
+        for (int i = 0; i < 3; i++) d[i] = d[i] / n + 0.4 * h19_rng_normal(&r);
+        n = sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+        double a[3] = {x, y, z}, b[3] = {x + len * d[0] / n, y + len * d[1] / n, z + len * d[2] / n};
+        H19_TRY(push_seg(p, &cap, a, b, unif(&r, 0.5, 1.1)));
+        k++;
     }
     return H19_OK;
 }
@@ -594,8 +621,12 @@ static double anatomy(const ct_synth_patient *p, const sgeom *g, double x, doubl
     if (cd < g->canal_r + 3.5 && y > g->canal_y - 3) return 600; /* lamina / pedicles ring */
     double sp_end = p->body_bp - p->fat - 12;
     if (fabs(x) < 4 && y > g->canal_y && y < sp_end) return 550; /* spinous process */
-    if (fabs(y - (g->canal_y - 2)) < 4.5 && fabs(x) > g->canal_r && fabs(x) < g->canal_r + 24)
-        return 520; /* transverse processes */
+    {
+        /* transverse processes: short bars running back and out from the pedicles (~25°) */
+        double ax = fabs(x) - g->canal_r, ay = y - (g->canal_y - 4);
+        double along = ax * 0.906 + ay * 0.423, across = -ax * 0.423 + ay * 0.906;
+        if (ax > 0 && along < 24 && fabs(across) < 4) return 520;
+    }
 
     if (depth < 1.5) return 35;          /* skin */
     if (depth < fat) return -105;        /* subcutaneous fat */

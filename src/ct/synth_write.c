@@ -88,13 +88,13 @@ int ct_synth_write_patient(const ct_synth_job *job, const ct_synth_entry *e, int
     }
     char done[4096], dir[4096], rel[64];
     done_path(job, e, done, sizeof done);
-    if (!job->force && h19_file_exists(done)) {
+    if (!job->force && !job->dry_run && h19_file_exists(done)) {
         *skipped = 1;
         return H19_OK;
     }
     ct_synth_series_rel(e, rel, sizeof rel);
     snprintf(dir, sizeof dir, "%s/%s", job->out, rel);
-    H19_TRY(ct_synth_mkdirs(dir));
+    if (!job->dry_run) H19_TRY(ct_synth_mkdirs(dir));
     ct_synth_patient *p;
     H19_TRY(ct_synth_patient_make(&job->prm, job->seed, (uint32_t)e->id, e->cls, e->nslices, &p));
     size_t npx = (size_t)job->prm.size * job->prm.size;
@@ -121,18 +121,18 @@ int ct_synth_write_patient(const ct_synth_job *job, const ct_synth_entry *e, int
         make_uid(m.sop_uid, sizeof m.sop_uid, job->seed, e->id, 4, k);
         char path[4200];
         snprintf(path, sizeof path, "%s/IM%04d.dcm", dir, k + 1);
-        rc = dcm_write_ct_ex(path, &m, hu, extra, 2);
+        if (!job->dry_run) rc = dcm_write_ct_ex(path, &m, hu, extra, 2);
         sb_printf(&b, "IM%04d.dcm,%s,%.1f,%.1f,%ld\n", k + 1, ct_synth_label_name(info.label), info.lung_mm2,
                   info.lesion_mm2, info.cap_px);
         if (!rc) ++*nwritten;
     }
     if (!rc && b.oom) rc = h19_fail(H19_ENOMEM, "%s: out of memory", done);
-    if (!rc) {
+    if (!rc && !job->dry_run) {
         char ddir[4096];
         snprintf(ddir, sizeof ddir, "%s/.synth/done", job->out);
         rc = ct_synth_mkdirs(ddir);
     }
-    if (!rc) rc = ct_synth_atomic_write(done, b.s, b.n);
+    if (!rc && !job->dry_run) rc = ct_synth_atomic_write(done, b.s, b.n);
     if (rc) h19_fail_ctx(rc, "synth patient %d", e->id);
     sb_free(&b);
     free(hu);
