@@ -257,7 +257,7 @@ int cmd_synth(int argc, char **argv)
         }
     }
     if (!rc && sheet) {
-        rc = dist_rank() == 0 ? ct_synth_contact_sheet(&job.prm, job.seed, 64, job.prm.size >= 512 ? 256 : 128, sheet)
+        rc = dist_rank() == 0 ? ct_synth_contact_sheet(&job.prm, job.seed, 64, job.prm.size >= 512 ? 384 : 128, sheet)
                               : H19_OK;
         rc = dist_agree(rc);
         if (!rc) LOG_INFO("synth: contact sheet -> %s", sheet);

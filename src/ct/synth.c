@@ -136,7 +136,7 @@ void ct_synth_params_default(ct_synth_params *p)
     p->nict_lung_mm2 = 300;  /* ~ a 2 cm disc: below it the slice shows no usable lung */
     p->pct_lesion_mm2 = 30;  /* ~ a 6 mm opacity: the smallest a reader would mark */
     /* Type I (mild/regular): a few small peripheral GGOs. */
-    p->type1 = (ct_synth_lesion_params){2, 5, 9, 22, -640, -430, 0.05, 0.0};
+    p->type1 = (ct_synth_lesion_params){2, 5, 10, 24, -600, -400, 0.05, 0.0};
     /* Type II (severe/critical): many, larger, denser, often with consolidation and paving. */
     p->type2 = (ct_synth_lesion_params){7, 14, 16, 38, -520, -280, 0.45, 0.35};
     /* CAP: one or two lobar/segmental consolidations in one lung. */

@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Sub-stream of H19_RNG_SYNTH for the fake PHI (synth.c uses 1..4, synth_cohort.c 5..7). */
+enum { ST_PHI = 8 };
+
 /* "2.25.<39 decimal digits>": a UUID-derived UID (PS3.5 B.2) from two hashes of (seed, patient,
  * what, slice); the leading 1 keeps it below 2^128 and without a leading zero. */
 static void make_uid(char *out, size_t cap, uint64_t seed, int id, int what, int slice)
@@ -39,7 +42,7 @@ static void fill_meta(const ct_synth_job *job, const ct_synth_entry *e, const ct
 {
     dcm_meta_init(m);
     h19_rng r;
-    h19_rng_init(&r, job->seed, H19_RNG_SYNTH, 8, (uint32_t)e->id, 0, 0);
+    h19_rng_init(&r, job->seed, H19_RNG_SYNTH, ST_PHI, (uint32_t)e->id, 0, 0);
     int day = (int)h19_rng_below(&r, 60); /* study between 2020-01-20 and 2020-03-19 */
     static const int mdays[] = {31, 29, 31};
     int mon = 0, d = 19 + day;

@@ -86,6 +86,28 @@ YAML
     grep -q '^4,type2,Severe,HUST-UH,' t/manifest.csv || { echo "FAIL: patient 4"; grep '^4,' t/manifest.csv; exit 1; }
 fi
 
+# the standalone cf.csv reads as an iCTCF table: the CF ingest takes it with the real catalog
+if [ -f "$HUST19_SRC/configs/cf_catalog.yaml" ] && "$HUST19" ingest --help > /dev/null 2>&1; then
+    cat > p.yaml <<YAML
+job: {name: synthcf, seed: 5, results: res}
+data:
+  cf_table: p/cf.csv
+  catalog: $HUST19_SRC/configs/cf_catalog.yaml
+  cohorts: {id_ranges: {"1": [1, 30], "2": [31, 40]}}
+outcomes:
+  morbidity:
+    label_column: Morbidity outcome
+    classes: [control, type_I, type_II]
+    map: {Control: control, "Control (Community-acquired pneumonia)": control, Mild: type_I, Regular: type_I,
+          Severe: type_II, Critically ill: type_II}
+    cohorts: [1]
+synth: {out: p, patients: 40, slices: 8, image_size: 64, ct_fraction: 0.1}
+YAML
+    "$HUST19" synth p.yaml 2> p.log
+    "$HUST19" ingest p.yaml 2> i.log || { echo "FAIL: ingest of the synthetic cf.csv"; cat i.log; exit 1; }
+    grep -q "40 patients" i.log || { echo "FAIL: ingest log"; cat i.log; exit 1; }
+fi
+
 "$HUST19" synth a1.yaml --contact-sheet sheet.jpg 2> s.log
 [ "$(head -c 2 sheet.jpg | od -An -tx1 | tr -d ' ')" = "ffd8" ] || { echo "FAIL: contact sheet is not a JPEG"; exit 1; }
 echo "it/synth: OK"
