@@ -1,0 +1,279 @@
+/* nn.h — the neural-network engine: layers, sequential networks, Adam, a deterministic trainer.
+ *
+ * Worked example (the clinical-feature DNN, local training):
+ *
+ *     nn_layer_spec L[] = { NN_DENSE_(64), NN_RELU_, NN_DROPOUT_(0.3f),
+ *                           NN_DENSE_(3), NN_SOFTMAX_CE_ };
+ *     nn_net *net;
+ *     if (nn_net_create(&net, 1, 1, ncf, L, 5)) { report h19_errmsg(); }
+ *     nn_net_init(net, seed, repeat, fold);               // He/Glorot from the keyed RNG
+ *     nn_hyper h = nn_hyper_default();  h.epochs = 200;  h.patience = 20;
+ *     nn_key k = { seed, repeat, fold };
+ *     nn_fit_result res;
+ *     rc = nn_fit(net, &h, k, X, y, n, Xval, yval, nval, MPI_COMM_SELF, &res);
+ *     float *prob = malloc(n_test * nn_net_nout(net) * sizeof *prob);
+ *     rc = nn_predict(net, Xtest, n_test, prob, MPI_COMM_SELF);
+ *     nn_net_free(net);
+ *
+ * Key to dimension letters: B batch, C input channels, H height, W width, K output channels
+ * (filters), IN/OUT dense widths, N element count. Tensors are NCHW, row-major, raw float *.
+ *
+ * Layer functions (llm.c style): output first, dimensions last; forward writes its output;
+ * backward ADDS into the gradients it is given (din, dw, db), so callers zero them first. A NULL
+ * din means "input gradient not needed" (first layer). No layer function allocates or fails.
+ *
+ * Parameters of a network live in ONE contiguous float buffer (net->params) sliced per layer
+ * (weights then bias); gradients (net->grads) and Adam moments (net->m, net->v) use the same
+ * layout, so a checkpoint is a few flat arrays and a gradient sync one allreduce.
+ *
+ * Determinism: every random choice is keyed by (seed, purpose, repeat, fold, epoch, sample) via
+ * rng.h; the data-parallel gradient sum is done in 64-bit fixed point (docs/nn.md), so training on
+ * 1 or P ranks gives bit-identical weights (same BLAS thread count per rank assumed).
+ */
+#ifndef HUST19_NN_H
+#define HUST19_NN_H
+
+#include "hust19/cfg.h"
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- layers ----------------------------------------------------------------------------------- */
+
+/* 3x3 convolution, stride 1, zero "same" padding. w is [K][C][3][3], b [K]; in [B][C][H][W],
+ * out [B][K][H][W]. col is caller scratch of nn_conv3_col_floats(C, H, W) floats. */
+size_t nn_conv3_col_floats(int C, int H, int W);
+void nn_conv3_forward(float *out, const float *in, const float *w, const float *b, float *col, int B,
+                      int C, int H, int W, int K);
+void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                       const float *w, float *col, int B, int C, int H, int W, int K);
+
+/* 2x2 max pooling, stride 2, floor on odd sizes: out [B][C][H/2][W/2]. Backward routes each output
+ * gradient to the first maximum of its window (recomputed from in; no index buffer). */
+void nn_maxpool2_forward(float *out, const float *in, int B, int C, int H, int W);
+void nn_maxpool2_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W);
+
+/* Dense: out[B][OUT] = in[B][IN] . w^T + b, w is [OUT][IN] (PyTorch layout), b [OUT]. */
+void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int B, int IN,
+                      int OUT);
+void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
+                       const float *w, int B, int IN, int OUT);
+
+/* ReLU: out may equal in (in place). Backward uses the forward output (out > 0 <=> in > 0). */
+void nn_relu_forward(float *out, const float *in, size_t N);
+void nn_relu_backward(float *din, const float *dout, const float *out, size_t N);
+
+/* Inverted dropout with rate p: out = in * mask, mask[i] in {0, 1/(1-p)}. The mask of row b
+ * (D = per-sample size) is drawn from h19_rng keyed by (seed', H19_RNG_DROPOUT, repeat, fold,
+ * epoch, sample[b]) where seed' = nn_dropout_seed(seed, layer): it depends on the sample and the
+ * layer, never on the rank or batch position. out may equal in. mask is [B][D] caller storage. */
+uint64_t nn_dropout_seed(uint64_t seed, int layer);
+void nn_dropout_forward(float *out, float *mask, const float *in, float p, uint64_t seed,
+                        uint32_t repeat, uint32_t fold, uint32_t epoch, const int *sample, int B,
+                        int D);
+void nn_dropout_backward(float *din, const float *dout, const float *mask, size_t N);
+
+/* Softmax + cross-entropy. prob [B][K] from logits [B][K]; returns the summed loss over the
+ * batch (natural log; caller divides). Backward adds (prob - onehot(y)) * scale into dlogits
+ * (scale = 1 / global batch size for a mean loss). */
+double nn_softmax_ce_forward(float *prob, const float *logits, const int *y, int B, int K);
+void nn_softmax_ce_backward(float *dlogits, const float *prob, const int *y, float scale, int B,
+                            int K);
+/* Sigmoid + binary cross-entropy (one logit per sample, y in {0,1}); returns the summed loss. */
+double nn_sigmoid_bce_forward(float *prob, const float *logits, const int *y, int B);
+void nn_sigmoid_bce_backward(float *dlogits, const float *prob, const int *y, float scale, int B);
+
+/* ---- sequential networks ---------------------------------------------------------------------- */
+
+typedef enum {
+    NN_CONV3 = 1,      /* n = filters */
+    NN_MAXPOOL2 = 2,
+    NN_DENSE = 3,      /* n = units; flattens a CHW input */
+    NN_RELU = 4,
+    NN_DROPOUT = 5,    /* p = rate */
+    NN_SOFTMAX_CE = 6, /* loss head; must be last, after a dense with >= 2 units */
+    NN_SIGMOID_BCE = 7 /* loss head; must be last, after a dense with 1 unit */
+} nn_kind;
+
+typedef struct {
+    nn_kind kind;
+    int n;   /* filters or units */
+    float p; /* dropout rate */
+} nn_layer_spec;
+
+#define NN_CONV3_(k) ((nn_layer_spec){NN_CONV3, (k), 0.0f})
+#define NN_POOL2_ ((nn_layer_spec){NN_MAXPOOL2, 0, 0.0f})
+#define NN_DENSE_(u) ((nn_layer_spec){NN_DENSE, (u), 0.0f})
+#define NN_RELU_ ((nn_layer_spec){NN_RELU, 0, 0.0f})
+#define NN_DROPOUT_(r) ((nn_layer_spec){NN_DROPOUT, 0, (r)})
+#define NN_SOFTMAX_CE_ ((nn_layer_spec){NN_SOFTMAX_CE, 0, 0.0f})
+#define NN_SIGMOID_BCE_ ((nn_layer_spec){NN_SIGMOID_BCE, 0, 0.0f})
+
+/* One built layer. Shapes are per sample. Offsets index net->params/grads/m/v (SIZE_MAX = none). */
+typedef struct {
+    nn_layer_spec spec;
+    int C, H, W;    /* input shape */
+    int OC, OH, OW; /* output shape */
+    size_t w_off, w_n, b_off, b_n;
+    int inplace;    /* output aliases the input buffer (ReLU, dropout) */
+    float *out;     /* [max_batch][OC*OH*OW], owned by net (or aliased) */
+    float *mask;    /* dropout mask [max_batch][D] */
+} nn_layer;
+
+typedef struct {
+    int nlayers;
+    nn_layer *layers;
+    int C, H, W;      /* input shape */
+    int nout;         /* outputs per sample (classes, or 1 for sigmoid) */
+    int head;         /* NN_SOFTMAX_CE or NN_SIGMOID_BCE */
+    size_t nparams;
+    float *params;    /* [nparams] the one parameter buffer */
+    float *grads;     /* [nparams] */
+    float *m, *v;     /* [nparams] Adam moments */
+    int max_batch;    /* activation buffers are sized for this many samples */
+    float *gbuf[2];   /* backward ping-pong buffers, each max activation size * max_batch */
+    float *col;       /* im2col scratch (one sample) */
+    size_t act_max;   /* largest per-sample activation (floats) */
+    long step;        /* Adam steps taken */
+} nn_net;
+
+/* Build a network for input C x H x W from n layer specs; max_batch sizes the activation buffers
+ * (forward/backward take at most that many samples). Parameters are zeroed: call nn_net_init.
+ * *out is owned by the caller: nn_net_free. Errors: H19_EARG (bad spec, naming the layer). */
+int nn_net_create(nn_net **out, int C, int H, int W, const nn_layer_spec *spec, int n, int max_batch);
+void nn_net_free(nn_net *net);
+/* Change max_batch (reallocates activations). */
+int nn_net_set_max_batch(nn_net *net, int max_batch);
+int nn_net_nout(const nn_net *net);
+/* Per-sample input size C*H*W. */
+int nn_net_nin(const nn_net *net);
+/* He-normal init (std sqrt(2/fan_in)) for layers followed by ReLU, Glorot-uniform otherwise;
+ * biases 0. Weights of layer l drawn from h19_rng keyed (seed, H19_RNG_INIT, repeat, fold, 0, l).
+ * Resets grads, Adam moments and step. */
+void nn_net_init(nn_net *net, uint64_t seed, uint32_t repeat, uint32_t fold);
+
+/* Dropout context for a training forward pass; NULL = inference (dropout is the identity). */
+typedef struct {
+    uint64_t seed;
+    uint32_t repeat, fold, epoch;
+    const int *sample; /* [B] global sample index of each row */
+    float rate_override; /* < 0: use each layer's own rate */
+} nn_drop_ctx;
+
+/* Forward B <= max_batch samples (x [B][nin]). Returns a pointer to the head's probabilities
+ * [B][nout] (borrowed, valid until the next call). If y != NULL and loss != NULL, *loss = summed
+ * loss over the batch. */
+const float *nn_forward(nn_net *net, const float *x, const int *y, int B, const nn_drop_ctx *drop,
+                        double *loss);
+/* Backward after nn_forward(training) for the same batch: ADDS d(scale * summed loss)/dparams
+ * into net->grads. */
+void nn_backward(nn_net *net, const float *x, const int *y, int B, float scale);
+
+/* ---- optimiser -------------------------------------------------------------------------------- */
+
+/* One Adam step (Keras 2.2 form: lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t);
+ * p -= lr_t * m / (sqrt(v) + eps)) over all parameters with gradient net->grads. l2 > 0 adds
+ * l2 * w to the gradient of conv/dense weights (not biases) first. Increments net->step. */
+void nn_adam_step(nn_net *net, float lr, float beta1, float beta2, float eps, float l2);
+/* The paper's per-epoch decay (equation 10): lr_i = lr / (1 + d * i), epoch i from 0. */
+float nn_lr_at_epoch(float lr, float decay, int epoch);
+
+/* ---- training --------------------------------------------------------------------------------- */
+
+typedef struct {
+    int epochs;         /* maximum epochs */
+    int batch;          /* global batch size */
+    int micro_batch;    /* fixed micro-batch (0 = batch); must not depend on the rank count */
+    float lr, decay;    /* Adam initial rate and per-epoch decay d */
+    float beta1, beta2, eps;
+    float l2;           /* L2 weight decay on weights, 0 = none */
+    float dropout;      /* < 0: the layers' own rates; else override every dropout layer */
+    int patience;       /* early stop after this many epochs without a better validation Ac
+                           (0 = never stop early; without a validation set: no early stop) */
+    int fixed_bits;     /* fixed-point fraction bits of the gradient sum (default 40) */
+    const char *ckpt_path; /* NULL = no checkpoints; else resume from it if it exists, write it
+                              at every epoch end and when a stop is requested (borrowed) */
+    /* Optional per-step callback (logging, tests): return non-zero to request a stop as if
+     * a signal had arrived. */
+    int (*on_step)(void *user, long step, int epoch, double loss);
+    void *user;
+} nn_hyper;
+
+/* Keras defaults: epochs 100, batch 32, lr 1e-3, decay 0, beta1 0.9, beta2 0.999, eps 1e-7,
+ * l2 0, dropout -1, patience 0, fixed_bits 40, micro_batch 0. */
+nn_hyper nn_hyper_default(void);
+
+typedef struct {
+    uint64_t seed;
+    uint32_t repeat, fold;
+} nn_key;
+
+typedef struct {
+    int epochs_run;     /* epochs completed */
+    int best_epoch;     /* epoch (0-based) whose weights were kept, -1 if none selected */
+    double best_val_acc;/* validation accuracy of the kept weights (NaN without validation) */
+    double last_loss;   /* mean training loss of the last epoch */
+    long steps;         /* Adam steps taken in total */
+    int stopped;        /* 1 if stopped by a stop request (status H19_ESTOP) */
+} nn_fit_result;
+
+/* Train net on X [n][nin] with labels y [n] (class index for softmax, 0/1 for sigmoid). Xval/yval
+ * (nval, may be 0/NULL) drive early stopping on validation accuracy; the best weights are kept.
+ * comm: the data-parallel group (MPI_COMM_SELF or MPI not initialised = local). Every rank of comm
+ * must pass the same arguments and data; each computes the micro-batches j with j % size == rank
+ * and the fixed-point sum is reduced with one MPI_Allreduce per step.
+ * The net must have been initialised (nn_net_init) unless a checkpoint is resumed.
+ * Returns H19_OK, H19_ESTOP (stop requested: checkpoint written if ckpt_path), H19_EARG,
+ * H19_ESTATE (training diverged: NaN or fixed-point overflow), H19_EIO/H19_EFORMAT (checkpoint),
+ * H19_EMPI, H19_ENOMEM. X, y, Xval, yval are borrowed. */
+int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int *y, int n,
+           const float *Xval, const int *yval, int nval, MPI_Comm comm, nn_fit_result *res);
+
+/* Probabilities [n][nout] for n samples, in batches of max_batch, without dropout. With a
+ * communicator of size > 1 the batches are split over ranks and gathered (every rank gets all). */
+int nn_predict(nn_net *net, const float *X, int n, float *prob, MPI_Comm comm);
+/* Accuracy of prob [n][nout] against y (argmax, or p >= 0.5 for one output). */
+double nn_accuracy(const float *prob, const int *y, int n, int nout);
+
+/* ---- checkpoints and weights ------------------------------------------------------------------ */
+
+/* Training state saved by nn_fit (see docs/nn.md for the file format "H19NNCKP" version 1). */
+typedef struct {
+    long step;
+    int epoch, batch_pos; /* next batch to run: epoch, index of the batch within the epoch */
+    int best_epoch, wait; /* epoch of the best validation Ac (-1 none); epochs since */
+    int done;             /* training finished (all epochs or early stop): resume returns at once */
+    double best_acc;      /* best validation accuracy (-1 none) */
+    double last_loss;     /* mean training loss of the last complete epoch */
+    double epoch_loss;    /* summed loss of the batches run so far in the current epoch */
+    uint64_t hyper_hash;  /* hash of (key, batch, micro_batch, lr, decay, ...) that must match */
+    float *best;          /* [nparams] best weights so far (caller storage) */
+} nn_ckpt_state;
+
+/* Write params, m, v and the state atomically (path.tmp.<pid>, fsync, rename). */
+int nn_ckpt_write(const char *path, const nn_net *net, const nn_ckpt_state *st);
+/* Read into net (which must have the same architecture: checked) and st; st->best must point to
+ * nparams floats. A missing file is H19_EIO; another format version or a corrupt file H19_EFORMAT. */
+int nn_ckpt_read(const char *path, nn_net *net, nn_ckpt_state *st);
+
+/* Raw little-endian float32 parameter dump (for the PyTorch parity test): exactly nparams floats. */
+int nn_params_save_raw(const nn_net *net, const char *path);
+int nn_params_load_raw(nn_net *net, const char *path);
+
+/* ---- model YAML ------------------------------------------------------------------------------- */
+
+/* Load a model file (configs/models/<name>.yaml, format in docs/nn.md). input_override > 0 replaces a
+ * dense input size given as 0 ("the number of CFs, given at build time"); classes_override > 0
+ * replaces the output width (1 = sigmoid head, >= 2 = softmax head). Unknown keys are errors.
+ * *spec is owned by the caller (free()). If h != NULL the optional "train:" section fills it
+ * (starting from nn_hyper_default()). */
+int nn_model_load(const char *path, int input_override, int classes_override, int *C, int *H, int *W,
+                  nn_layer_spec **spec, int *nspec, nn_hyper *h);
+
+/* Read the training section keys of a job/model YAML map into h (strict: unknown keys are
+ * errors at cfg_check_unused). Keys: epochs, batch, micro_batch, lr, decay, beta1, beta2, eps, l2,
+ * dropout, patience, fixed_bits. */
+int nn_hyper_read(cfg_doc *d, cfg_node *map, nn_hyper *h);
+
+#endif

@@ -1,0 +1,314 @@
+/* nn_fit.c — the trainer: shuffled mini-batches, fixed micro-batches, a rank-count independent
+ * fixed-point gradient sum, Adam with per-epoch decay, early stopping, checkpoints; and batched
+ * prediction.
+ *
+ * Determinism (DESIGN.md "Distribution"). A global batch of bs samples is cut into micro-batches
+ * of h->micro_batch samples (the last may be shorter); the cut depends only on bs, never on the
+ * rank count. Micro-batch j is computed by rank j % P. Each micro-batch gradient (already scaled
+ * by 1/bs, so the sum is the batch mean) is rounded to 64-bit fixed point q = llrint(g * 2^S) and
+ * the integers are summed — integer addition is associative, so the sum, and hence every Adam
+ * step, is bit-identical on 1 or P ranks. S = h->fixed_bits (default 40: resolution 9.1e-13).
+ * Overflow guard: a micro-batch value must satisfy |q| <= 2^62 / nmicro, so no partial sum of
+ * nmicro terms can leave int64; a violation (or a NaN) is counted in the same buffer and stops
+ * training on every rank with H19_ESTATE ("diverged"). With S = 40 and 4 micro-batches a batch
+ * mean gradient element may reach 2^20 ~ 1e6, far beyond any non-diverging training.
+ * The reduced buffer is [nparams gradients | loss (2^-24 fixed point) | overflow count | stop
+ * flag]: one MPI_Allreduce per step, which also carries the stop request so all ranks stop at the
+ * same step.
+ */
+#include "hust19/dist.h"
+#include "hust19/err.h"
+#include "hust19/nn.h"
+#include "hust19/rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define LOSS_BITS 24
+
+nn_hyper nn_hyper_default(void)
+{
+    nn_hyper h;
+    memset(&h, 0, sizeof h);
+    h.epochs = 100;
+    h.batch = 32;
+    h.micro_batch = 0;
+    h.lr = 1e-3f;
+    h.decay = 0.0f;
+    h.beta1 = 0.9f;
+    h.beta2 = 0.999f;
+    h.eps = 1e-7f;
+    h.l2 = 0.0f;
+    h.dropout = -1.0f;
+    h.patience = 0;
+    h.fixed_bits = 40;
+    return h;
+}
+
+/* The communicator's size and rank; MPI not initialised (a plain unit test) means local. */
+static void comm_info(MPI_Comm comm, int *rank, int *size)
+{
+    int init = 0, fin = 0;
+    MPI_Initialized(&init);
+    MPI_Finalized(&fin);
+    *rank = 0;
+    *size = 1;
+    if (init && !fin && comm != MPI_COMM_NULL) {
+        MPI_Comm_rank(comm, rank);
+        MPI_Comm_size(comm, size);
+    }
+}
+
+double nn_accuracy(const float *prob, const int *y, int n, int nout)
+{
+    if (n <= 0) return NAN;
+    long ok = 0;
+    for (int i = 0; i < n; i++) {
+        const float *p = prob + (size_t)i * nout;
+        int c;
+        if (nout == 1) {
+            c = p[0] >= 0.5f;
+        } else {
+            c = 0;
+            for (int k = 1; k < nout; k++)
+                if (p[k] > p[c]) c = k;
+        }
+        ok += c == (nout == 1 ? (y[i] != 0) : y[i]);
+    }
+    return (double)ok / n;
+}
+
+int nn_predict(nn_net *net, const float *X, int n, float *prob, MPI_Comm comm)
+{
+    int rank, size;
+    comm_info(comm, &rank, &size);
+    int nin = nn_net_nin(net), nout = net->nout, mb = net->max_batch;
+    if (n < 0) return h19_fail(H19_EARG, "nn_predict: n = %d", n);
+    int nchunks = (n + mb - 1) / mb;
+    if (size > 1) memset(prob, 0, sizeof(float) * (size_t)n * nout);
+    for (int c = 0; c < nchunks; c++) {
+        if (c % size != rank) continue;
+        int s = c * mb, b = n - s < mb ? n - s : mb;
+        const float *p = nn_forward(net, X + (size_t)s * nin, NULL, b, NULL, NULL);
+        memcpy(prob + (size_t)s * nout, p, sizeof(float) * (size_t)b * nout);
+    }
+    if (size > 1) {
+        /* each element is non-zero on one rank only: x + 0 = x, so the sum is exact */
+        size_t tot = (size_t)n * nout, off = 0;
+        while (off < tot) {
+            size_t c = tot - off > (1u << 30) ? (1u << 30) : tot - off;
+            if (MPI_Allreduce(MPI_IN_PLACE, prob + off, (int)c, MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS)
+                return h19_fail(H19_EMPI, "nn_predict: MPI_Allreduce of probabilities failed");
+            off += c;
+        }
+    }
+    return H19_OK;
+}
+
+static uint64_t hyper_hash(const nn_hyper *h, nn_key k, int n)
+{
+    double v[] = {(double)k.seed, k.repeat, k.fold, h->batch, h->micro_batch, h->lr, h->decay, h->beta1,
+                  h->beta2, h->eps, h->l2, h->dropout, h->patience, h->fixed_bits, n};
+    uint64_t hsh = 0x48595045520001ull;
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        uint64_t b;
+        memcpy(&b, &v[i], sizeof b);
+        hsh = h19_mix64(hsh ^ b);
+    }
+    return hsh ^ k.seed; /* the seed enters exactly, not only through a double */
+}
+
+static int file_exists(const char *p)
+{
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+/* Rank 0 writes; the status is broadcast so every rank takes the same path. */
+static int ckpt_save(const nn_hyper *h, const nn_net *net, const nn_ckpt_state *st, int rank, int size,
+                     MPI_Comm comm)
+{
+    if (!h->ckpt_path) return H19_OK;
+    int rc = rank == 0 ? nn_ckpt_write(h->ckpt_path, net, st) : H19_OK;
+    if (size > 1 && MPI_Bcast(&rc, 1, MPI_INT, 0, comm) != MPI_SUCCESS)
+        return h19_fail(H19_EMPI, "nn_fit: MPI_Bcast of the checkpoint status failed");
+    if (rc && rank != 0) return h19_fail(rc, "nn_fit: rank 0 failed to write checkpoint %s", h->ckpt_path);
+    return rc;
+}
+
+int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int *y, int n,
+           const float *Xval, const int *yval, int nval, MPI_Comm comm, nn_fit_result *res)
+{
+    memset(res, 0, sizeof *res);
+    res->best_epoch = -1;
+    res->best_val_acc = NAN;
+    if (n < 1) return h19_fail(H19_EARG, "nn_fit: no training samples");
+    if (h->batch < 1 || h->epochs < 0) return h19_fail(H19_EARG, "nn_fit: batch %d, epochs %d", h->batch, h->epochs);
+    int micro = h->micro_batch > 0 ? h->micro_batch : h->batch;
+    if (micro > h->batch) micro = h->batch;
+    if (h->fixed_bits < 8 || h->fixed_bits > 56)
+        return h19_fail(H19_EARG, "nn_fit: fixed_bits %d not in [8, 56]", h->fixed_bits);
+    if (!(h->lr > 0) || !(h->decay >= 0) || !(h->dropout < 1.0f))
+        return h19_fail(H19_EARG, "nn_fit: lr %g, decay %g, dropout %g out of range", h->lr, h->decay, h->dropout);
+    for (int i = 0; i < n; i++)
+        if (y[i] < 0 || y[i] >= (net->nout == 1 ? 2 : net->nout))
+            return h19_fail(H19_EARG, "nn_fit: label %d of sample %d is not a class of this %d-output net", y[i], i,
+                            net->nout);
+    int rank, size;
+    comm_info(comm, &rank, &size);
+    if (net->max_batch < micro) H19_TRY(nn_net_set_max_batch(net, micro));
+
+    int nin = nn_net_nin(net);
+    size_t np = net->nparams, nbuf = np + 3;
+    int *perm = h19_malloc(sizeof(int) * (size_t)n);
+    int *yb = h19_malloc(sizeof(int) * (size_t)micro);
+    int *sidx = h19_malloc(sizeof(int) * (size_t)micro);
+    float *xb = h19_malloc(sizeof(float) * (size_t)micro * nin);
+    int64_t *fix = h19_malloc(sizeof(int64_t) * nbuf);
+    float *best = h19_malloc(sizeof(float) * (np ? np : 1));
+    float *vprob = nval > 0 ? h19_malloc(sizeof(float) * (size_t)nval * net->nout) : NULL;
+    int rc = H19_OK;
+    if (!perm || !yb || !sidx || !xb || !fix || !best || (nval > 0 && !vprob)) {
+        rc = H19_ENOMEM;
+        goto done;
+    }
+
+    nn_ckpt_state st;
+    memset(&st, 0, sizeof st);
+    st.best_epoch = -1;
+    st.best_acc = -1.0;
+    st.best = best;
+    st.hyper_hash = hyper_hash(h, key, n);
+    memcpy(best, net->params, sizeof(float) * np);
+    if (h->ckpt_path && file_exists(h->ckpt_path)) {
+        rc = nn_ckpt_read(h->ckpt_path, net, &st);
+        if (rc) goto done;
+    }
+
+    const double qscale = ldexp(1.0, h->fixed_bits), qinv = ldexp(1.0, -h->fixed_bits);
+    const double lscale = ldexp(1.0, LOSS_BITS);
+    int nbatches = (n + h->batch - 1) / h->batch;
+    int epoch = st.epoch;
+    for (; !st.done && epoch < h->epochs; epoch++) {
+        float lr = nn_lr_at_epoch(h->lr, h->decay, epoch);
+        for (int i = 0; i < n; i++) perm[i] = i;
+        h19_rng r;
+        h19_rng_init(&r, key.seed, H19_RNG_SHUFFLE, key.repeat, key.fold, (uint32_t)epoch, 0);
+        h19_rng_shuffle(&r, perm, n);
+        for (int b = st.batch_pos; b < nbatches; b++) {
+            int start = b * h->batch, bs = n - start < h->batch ? n - start : h->batch;
+            int nmicro = (bs + micro - 1) / micro;
+            double lim = ldexp(1.0, 62) / nmicro;
+            float scale = 1.0f / (float)bs;
+            memset(fix, 0, sizeof(int64_t) * nbuf);
+            for (int j = 0; j < nmicro; j++) {
+                if (j % size != rank) continue;
+                int s0 = start + j * micro, mb = bs - j * micro < micro ? bs - j * micro : micro;
+                for (int i = 0; i < mb; i++) {
+                    int si = perm[s0 + i];
+                    sidx[i] = si;
+                    yb[i] = y[si];
+                    memcpy(xb + (size_t)i * nin, X + (size_t)si * nin, sizeof(float) * nin);
+                }
+                nn_drop_ctx dc = {key.seed, key.repeat, key.fold, (uint32_t)epoch, sidx, h->dropout};
+                double loss = 0.0;
+                memset(net->grads, 0, sizeof(float) * np);
+                nn_forward(net, xb, yb, mb, &dc, &loss);
+                nn_backward(net, xb, yb, mb, scale);
+                int64_t bad = 0;
+                for (size_t i = 0; i < np; i++) {
+                    double q = (double)net->grads[i] * qscale;
+                    if (!(fabs(q) <= lim)) {
+                        bad++;
+                        continue;
+                    }
+                    fix[i] += llrint(q);
+                }
+                double lq = loss * lscale;
+                if (!(fabs(lq) <= lim)) bad++;
+                else fix[np] += llrint(lq);
+                fix[np + 1] += bad;
+            }
+            fix[np + 2] = dist_stop_signalled() ? 1 : 0;
+            if (size > 1 &&
+                MPI_Allreduce(MPI_IN_PLACE, fix, (int)nbuf, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS) {
+                rc = h19_fail(H19_EMPI, "nn_fit: MPI_Allreduce of the gradient failed");
+                goto done;
+            }
+            if (fix[np + 1] != 0) {
+                rc = h19_fail(H19_ESTATE,
+                              "nn_fit: training diverged at epoch %d batch %d: %lld gradient values are NaN or "
+                              "exceed the fixed-point range (2^%d / %d micro-batches); lower lr",
+                              epoch, b, (long long)fix[np + 1], 62 - h->fixed_bits, nmicro);
+                goto done;
+            }
+            for (size_t i = 0; i < np; i++) net->grads[i] = (float)((double)fix[i] * qinv);
+            nn_adam_step(net, lr, h->beta1, h->beta2, h->eps, h->l2);
+            double bl = (double)fix[np] / lscale;
+            st.epoch_loss += bl;
+            st.step = net->step;
+            int stop = fix[np + 2] != 0;
+            if (h->on_step && h->on_step(h->user, net->step, epoch, bl / bs)) stop = 1;
+            if (size > 1 && h->on_step) {
+                /* a callback is local: agree so that every rank stops at this same step */
+                if (MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, comm) != MPI_SUCCESS) {
+                    rc = h19_fail(H19_EMPI, "nn_fit: MPI_Allreduce of the stop flag failed");
+                    goto done;
+                }
+            }
+            if (stop) {
+                st.epoch = epoch;
+                st.batch_pos = b + 1;
+                rc = ckpt_save(h, net, &st, rank, size, comm);
+                if (!rc) {
+                    res->stopped = 1;
+                    rc = h19_fail(H19_ESTOP, "nn_fit: stopped at step %ld (epoch %d, batch %d)%s", net->step,
+                                  epoch, b + 1, h->ckpt_path ? "; checkpoint written" : "");
+                }
+                goto done;
+            }
+        }
+        st.batch_pos = 0;
+        st.last_loss = st.epoch_loss / n;
+        st.epoch_loss = 0.0;
+        res->epochs_run = epoch + 1;
+        int last = epoch + 1 == h->epochs;
+        if (nval > 0) {
+            rc = nn_predict(net, Xval, nval, vprob, comm);
+            if (rc) goto done;
+            double acc = nn_accuracy(vprob, yval, nval, net->nout);
+            if (acc > st.best_acc) { /* strictly better: ties keep the earlier, simpler model */
+                st.best_acc = acc;
+                st.best_epoch = epoch;
+                st.wait = 0;
+                memcpy(best, net->params, sizeof(float) * np);
+            } else {
+                st.wait++;
+            }
+            if (h->patience > 0 && st.wait >= h->patience) last = 1;
+        }
+        st.epoch = epoch + 1;
+        st.done = last;
+        rc = ckpt_save(h, net, &st, rank, size, comm);
+        if (rc) goto done;
+        if (last) break;
+    }
+    if (st.best_epoch >= 0) memcpy(net->params, best, sizeof(float) * np);
+    res->epochs_run = st.epoch;
+    res->best_epoch = st.best_epoch;
+    res->best_val_acc = st.best_epoch >= 0 ? st.best_acc : NAN;
+    res->last_loss = st.last_loss;
+done:
+    res->steps = net->step;
+    free(perm);
+    free(yb);
+    free(sidx);
+    free(xb);
+    free(fix);
+    free(best);
+    free(vprob);
+    return rc;
+}
