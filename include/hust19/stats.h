@@ -85,4 +85,15 @@ double st_betainc(double a, double b, double x);
 /* P(T > t) for Student t with df > 0 degrees of freedom. */
 double st_t_sf(double t, double df);
 
+
+/* ---- the stage: `hust19 stats JOB.yaml` (src/eval/stats_cf.c, docs/stats.md) ----
+ * Reads the job's CF table and catalog (not the archive), forms the paper's three comparisons
+ * (COVID-19 vs control, type II vs type I, deceased vs cured) on stats.cohorts (default 1 and 2),
+ * and writes into <results>/<job>/: stats.csv (one row per numeric CF and comparison),
+ * stats-udis.csv (χ² of underlying diseases), stats-summary.csv, stats-vs-paper.csv,
+ * stats.html (a fragment for the report) and stats-box-<comparison>-<higher|lower>.svg.
+ * Collective: every rank calls it; rank 0 computes and writes. */
+#include "hust19/job.h"
+int st_stage(h19_job *job);
+
 #endif
