@@ -326,7 +326,7 @@ static int write_boxplot(const char *path, int c, int dir, const cf_data *d, con
         const st_row *r = &rows[pick[k]];
         int n[2];
         for (int g = 0; g < 2; g++) {
-            n[g] = collect(d, grp + 0, g + 1, r->feature, o->censored_exclude, v[g]);
+            n[g] = collect(d, grp, g + 1, r->feature, o->censored_exclude, v[g]);
             qsort(v[g], (size_t)n[g], sizeof(double), cmp_dbl);
         }
         double lo = fmin(v[0][0], v[1][0]), hi = fmax(v[0][n[0] - 1], v[1][n[1] - 1]);
