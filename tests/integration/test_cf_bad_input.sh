@@ -18,7 +18,7 @@ expect_fail() { # name pattern args...
 T=data/ictcf/raw_cf_data.csv
 expect_fail missing "nonexistent.csv: cannot open" ingest $JOB --set data.cf_table=$S/nonexistent.csv
 head -n 50 $T > $S/trunc.csv; printf '\n9999,"HUST-Union Hospital,81' >> $S/trunc.csv
-expect_fail truncated "trunc.csv:51: quoted field never closed" ingest $JOB --set data.cf_table=$S/trunc.csv
+expect_fail truncated "trunc.csv:52: quoted field never closed" ingest $JOB --set data.cf_table=$S/trunc.csv
 awk 'NR == 40 { print $0 ",extra"; next } { print }' $T > $S/wide.csv
 expect_fail wide "wide.csv:40: 125 fields, expected 124" ingest $JOB --set data.cf_table=$S/wide.csv
 awk -F, 'BEGIN { OFS = "," } NR == 7 { $3 = "eighty" } { print }' $T > $S/nonnum.csv
