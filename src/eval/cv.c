@@ -86,7 +86,7 @@ static int fit_lr(const cv_ctx *c, const float *Xtr, const int *ytr, int ntr, co
     if (!A) return H19_ENOMEM;
     for (size_t i = 0; i < (size_t)ntr * (size_t)w; i++) A[i] = Xtr[i];
     plr_model m;
-    int rc = plr_fit(A, ytr, ntr, w, K, c->job->plr_C, &m);
+    int rc = plr_fit(A, ytr, ntr, w, K, c->job->lr_C, &m);
     if (!rc && score_tr) rc = plr_predict_proba(&m, A, ntr, score_tr);
     if (!rc) {
         for (size_t i = 0; i < (size_t)nte * (size_t)w; i++) A[i] = Xte[i];
@@ -122,6 +122,46 @@ static int val_split(const int *y, int n, int K, double frac, uint64_t seed, uin
     return H19_OK;
 }
 
+/* Class balancing by oversampling: every class is brought to the size of the largest by repeating
+ * its members (whole copies, then a keyed random remainder), so training and the early-stopping
+ * accuracy weigh the classes equally (the accuracy of a balanced set is the balanced accuracy).
+ * Replaces *X / *y (reallocated). */
+static int balance_rows(float **X, int **y, int *n, int w, int K, uint64_t seed, uint32_t repeat, uint32_t fold,
+                        int part)
+{
+    int count[16] = {0}, maxc = 0;
+    for (int i = 0; i < *n; i++) count[(*y)[i]]++;
+    for (int k = 0; k < K; k++) maxc = count[k] > maxc ? count[k] : maxc;
+    int total = 0;
+    for (int k = 0; k < K; k++) total += count[k] ? maxc : 0;
+    float *X2 = h19_malloc(sizeof(float) * (size_t)total * (size_t)w);
+    int *y2 = h19_malloc(sizeof(int) * (size_t)total);
+    int *idx = h19_malloc(sizeof(int) * (size_t)(*n ? *n : 1));
+    if (!X2 || !y2 || !idx) { free(X2); free(y2); free(idx); return H19_ENOMEM; }
+    int o = 0;
+    for (int k = 0; k < K; k++) {
+        int m = 0;
+        for (int i = 0; i < *n; i++)
+            if ((*y)[i] == k) idx[m++] = i;
+        if (!m) continue;
+        h19_rng r;
+        h19_rng_init(&r, seed, H19_RNG_AUGMENT, repeat, fold, (uint32_t)part, (uint32_t)k);
+        h19_rng_shuffle(&r, idx, m);
+        for (int t = 0; t < maxc; t++) {
+            int i = idx[t % m];
+            memcpy(X2 + (size_t)o * (size_t)w, *X + (size_t)i * (size_t)w, sizeof(float) * (size_t)w);
+            y2[o++] = k;
+        }
+    }
+    free(idx);
+    free(*X);
+    free(*y);
+    *X = X2;
+    *y = y2;
+    *n = o;
+    return H19_OK;
+}
+
 /* Scores [n][K] of the CF DNN (an ensemble of job->ensemble members, averaged). */
 static int fit_dnn(const cv_ctx *c, const float *Xtr, const int *ytr, int ntr, const float *Xte, int nte, int w,
                    int K, uint32_t repeat, uint32_t fold, double *score_te, double *score_tr)
@@ -147,6 +187,8 @@ static int fit_dnn(const cv_ctx *c, const float *Xtr, const int *ytr, int ntr, c
             yf[nf++] = ytr[i];
         }
     }
+    if (!rc && job->balance) rc = balance_rows(&Xf, &yf, &nf, w, K, job->seed, repeat, fold, 0);
+    if (!rc && job->balance && nv) rc = balance_rows(&Xv, &yv, &nv, w, K, job->seed, repeat, fold, 1);
     if (!rc) {
         memset(score_te, 0, sizeof(double) * (size_t)nte * (size_t)K);
         if (score_tr) memset(score_tr, 0, sizeof(double) * (size_t)ntr * (size_t)K);
@@ -339,7 +381,7 @@ static int run_task(const cv_ctx *c, const int *tr_rows, const int *ytr, int ntr
 static uint64_t config_hash(const h19_job *job, const nn_hyper *h, const cv_run *run)
 {
     uint64_t x = h19_mix64(job->seed);
-    double v[] = {(double)run->F, (double)run->M, job->plr_C, (double)job->inner_folds, job->val_fraction,
+    double v[] = {(double)run->F, (double)run->M, job->plr_C, job->lr_C, (double)job->balance, (double)job->inner_folds, job->val_fraction,
                   (double)job->ensemble, job->norm.missing, job->norm.clip_lo, job->norm.clip_hi,
                   (double)job->norm.missing_indicators, job->sensitive_target, (double)h->epochs, (double)h->batch,
                   h->lr, h->decay, h->l2, h->dropout, (double)h->patience, (double)h->micro_batch};
