@@ -1034,7 +1034,7 @@ int ct_ingest_run(const ct_ingest_opts *o, const char *workdir, h5_file *f)
         else rc = build_tasks_walk(&g, o->dicom_root ? o->dicom_root : o->jpeg_root, o->jpeg_root != NULL);
     }
     if (!rc) {
-        qsort(g.t, (size_t)g.nt, sizeof *g.t, cmp_task);
+        if (g.nt) qsort(g.t, (size_t)g.nt, sizeof *g.t, cmp_task);
         for (int i = 0; i < g.nt; i++) g.t[i].seq = (i > 0 && g.t[i - 1].row == g.t[i].row) ? g.t[i - 1].seq + 1 : 1;
     }
     if (!rc) rc = load_labels(&g);
