@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
 # The clinical-feature path end to end at 1 and 2 MPI ranks, and as a job array (--repeat + merge):
 # metrics.csv, validate.csv and cv.html byte-identical, results.h5 identical in content (h5diff), and
 # the archive identical for 1 and 2 ranks.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow
 # A cv run stopped by SIGUSR1 midway exits 75 with its finished tasks saved; re-running it (on
 # another rank count) reuses them and ends with results identical to an uninterrupted run.
 set -euo pipefail
