@@ -136,6 +136,8 @@ typedef struct {
     float *col;       /* im2col scratch (one sample) */
     size_t act_max;   /* largest per-sample activation (floats) */
     long step;        /* Adam steps taken */
+    double *prof;     /* NULL, or [2*nlayers] seconds spent in each layer's forward (2l) and
+                         backward (2l+1), accumulated (benchmarks); caller storage */
 } nn_net;
 
 /* Build a network for input C x H x W from n layer specs; max_batch sizes the activation buffers

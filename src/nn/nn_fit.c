@@ -188,6 +188,8 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
         if (rc) goto done;
     }
 
+    /* Invariant: net->grads is zero before each micro-batch (the conversion loop re-zeroes it). */
+    memset(net->grads, 0, sizeof(float) * np);
     const double qscale = ldexp(1.0, h->fixed_bits), qinv = ldexp(1.0, -h->fixed_bits);
     const double lscale = ldexp(1.0, LOSS_BITS);
     int nbatches = (n + h->batch - 1) / h->batch;
@@ -215,21 +217,22 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
                 }
                 nn_drop_ctx dc = {key.seed, key.repeat, key.fold, (uint32_t)epoch, sidx, h->dropout};
                 double loss = 0.0;
-                memset(net->grads, 0, sizeof(float) * np);
                 nn_forward(net, xb, yb, mb, &dc, &loss);
-                nn_backward(net, xb, yb, mb, scale);
+                nn_backward(net, xb, yb, mb, scale); /* grads are zero here (see below) */
                 int64_t bad = 0;
+                float *g = net->grads;
                 for (size_t i = 0; i < np; i++) {
-                    double q = (double)net->grads[i] * qscale;
-                    if (!(fabs(q) <= lim)) {
-                        bad++;
-                        continue;
-                    }
-                    fix[i] += llrint(q);
+                    /* round half away from zero; inline (llrint is a libm call) and branch-free */
+                    double q = (double)g[i] * qscale;
+                    int ok = fabs(q) <= lim; /* false for NaN too */
+                    bad += !ok;
+                    q = ok ? q : 0.0;
+                    fix[i] += (int64_t)(q + copysign(0.5, q));
+                    g[i] = 0.0f; /* ready for the next micro-batch, without a separate memset pass */
                 }
                 double lq = loss * lscale;
                 if (!(fabs(lq) <= lim)) bad++;
-                else fix[np] += llrint(lq);
+                else fix[np] += (int64_t)(lq + copysign(0.5, lq));
                 fix[np + 1] += bad;
             }
             fix[np + 2] = dist_stop_signalled() ? 1 : 0;
@@ -247,6 +250,7 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
             }
             for (size_t i = 0; i < np; i++) net->grads[i] = (float)((double)fix[i] * qinv);
             nn_adam_step(net, lr, h->beta1, h->beta2, h->eps, h->l2);
+            memset(net->grads, 0, sizeof(float) * np);
             double bl = (double)fix[np] / lscale;
             st.epoch_loss += bl;
             st.step = net->step;
