@@ -42,8 +42,12 @@
 /* ---- layers ----------------------------------------------------------------------------------- */
 
 /* 3x3 convolution, stride 1, zero "same" padding. w is [K][C][3][3], b [K]; in [B][C][H][W],
- * out [B][K][H][W]. col is caller scratch of nn_conv3_col_floats(C, H, W) floats. */
-size_t nn_conv3_col_floats(int C, int H, int W);
+ * out [B][K][H][W]. col is caller scratch of nn_conv3_scratch_floats(C, H, W, K) floats.
+ * Forward and input gradient use Winograd F(2x2,3x3) when C and K are >= 4 (else im2col + SGEMM);
+ * the weight gradient is im2col + SGEMM. */
+size_t nn_conv3_scratch_floats(int C, int H, int W, int K);
+/* Process-wide switch (tests, benchmarks): 0 = always im2col. Not thread-safe; default 1. */
+void nn_conv3_set_winograd(int enable);
 void nn_conv3_forward(float *out, const float *in, const float *w, const float *b, float *col, int B,
                       int C, int H, int W, int K);
 void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in,

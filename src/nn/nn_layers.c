@@ -1,9 +1,9 @@
 /* nn_layers.c — layer kernels: forward writes, backward adds into gradients (see nn.h).
  *
  * Key: B batch, C input channels, H height, W width, K filters, IN/OUT dense widths, N elements.
- * Convolution is im2col + SGEMM (Chellapilla et al. 2006, "High performance convolutional neural
- * networks for document processing"), one sample at a time so the scratch is one sample's
- * columns and the accumulation order over the batch is fixed (deterministic).
+ * Convolution is Winograd F(2x2,3x3) (below) or im2col + SGEMM (Chellapilla et al. 2006, "High
+ * performance convolutional neural networks for document processing"), one sample at a time so the
+ * scratch is one sample's and the accumulation order over the batch is fixed (deterministic).
  */
 #include "hust19/nn.h"
 #include "hust19/rng.h"
@@ -13,8 +13,6 @@
 #include <string.h>
 
 /* ---- convolution ------------------------------------------------------------------------------ */
-
-size_t nn_conv3_col_floats(int C, int H, int W) { return (size_t)C * 9 * (size_t)H * (size_t)W; }
 
 /* col[(c*9 + ky*3 + kx)][y*W + x] = in[c][y+ky-1][x+kx-1], zero outside (same padding). */
 static void im2col3(float *col, const float *in, int C, int H, int W)
@@ -71,10 +69,165 @@ static void col2im3_add(float *din, const float *col, int C, int H, int W)
     }
 }
 
+/* ---- Winograd F(2x2, 3x3) (Lavin & Gray 2016, "Fast algorithms for convolutional neural
+ * networks", CVPR): each 2x2 output tile is A^T [(G g G^T) .* (B^T d B)] A for the 4x4 input tile
+ * d starting one pixel up-left (zero padding). The 16 element-wise products over channels become 16
+ * SGEMMs, M[xi] = U[xi] (Cout x Cin) . V[xi] (Cin x tiles): 2.25x fewer multiplications than direct
+ * or im2col convolution. Used when both channel counts are >= WINO_MIN_C (for 1-3 channels the
+ * GEMMs are too thin to gain); the weight gradient stays im2col + SGEMM. */
+#define WINO_MIN_C 4
+
+static int g_wino = 1;
+void nn_conv3_set_winograd(int enable) { g_wino = enable != 0; }
+static int use_wino(int Cin, int Cout) { return g_wino && Cin >= WINO_MIN_C && Cout >= WINO_MIN_C; }
+
+static size_t wino_floats(int Cin, int Cout, int H, int W)
+{
+    size_t TH = (size_t)(H + 1) / 2, TW = (size_t)(W + 1) / 2, T = TH * TW;
+    size_t pad = (2 * TH + 2) * (2 * TW + 2);
+    return pad + 16 * (size_t)Cout * Cin + 16 * (size_t)Cin * T + 16 * (size_t)Cout * T;
+}
+
+size_t nn_conv3_scratch_floats(int C, int H, int W, int K)
+{
+    size_t n = (size_t)C * 9 * (size_t)H * (size_t)W; /* im2col (forward if thin, weight gradient) */
+    if (use_wino(C, K)) {
+        size_t a = wino_floats(C, K, H, W), b = wino_floats(K, C, H, W);
+        if (a > n) n = a;
+        if (b > n) n = b;
+    }
+    return n;
+}
+
+/* U[xi][co][ci] = (G g G^T)[xi] for g = w[co][ci] (flip = 0), or for the filter of the input
+ * gradient, g[co=c][ci=k] = w[k][c] rotated by 180 degrees (flip = 1; Cout = C, Cin = K). */
+static void wino_filter(float *U, const float *w, int Cin, int Cout, int flip)
+{
+    size_t plane = (size_t)Cout * Cin;
+    for (int co = 0; co < Cout; co++) {
+        for (int ci = 0; ci < Cin; ci++) {
+            float g[9];
+            if (!flip) {
+                memcpy(g, w + ((size_t)co * Cin + ci) * 9, sizeof g);
+            } else {
+                const float *s = w + ((size_t)ci * Cout + co) * 9;
+                for (int i = 0; i < 9; i++) g[i] = s[8 - i];
+            }
+            float t[12]; /* G g: 4x3 */
+            for (int j = 0; j < 3; j++) {
+                float g0 = g[j], g1 = g[3 + j], g2 = g[6 + j];
+                t[j] = g0;
+                t[3 + j] = 0.5f * (g0 + g1 + g2);
+                t[6 + j] = 0.5f * (g0 - g1 + g2);
+                t[9 + j] = g2;
+            }
+            float *u = U + (size_t)co * Cin + ci;
+            for (int i = 0; i < 4; i++) { /* (G g) G^T: 4x4 */
+                float a0 = t[3 * i], a1 = t[3 * i + 1], a2 = t[3 * i + 2];
+                u[(size_t)(4 * i + 0) * plane] = a0;
+                u[(size_t)(4 * i + 1) * plane] = 0.5f * (a0 + a1 + a2);
+                u[(size_t)(4 * i + 2) * plane] = 0.5f * (a0 - a1 + a2);
+                u[(size_t)(4 * i + 3) * plane] = a2;
+            }
+        }
+    }
+}
+
+/* One sample: out[Cout][H][W] = (add ? out : bias) + conv(in[Cin][H][W]) with prepared U. */
+static void wino_conv(float *out, const float *in, const float *U, const float *bias, float *scratch, int Cin,
+                      int Cout, int H, int W, int add)
+{
+    int TH = (H + 1) / 2, TW = (W + 1) / 2, T = TH * TW, PW = 2 * TW + 2, PH = 2 * TH + 2;
+    float *pad = scratch;
+    float *V = pad + (size_t)PH * PW + 16 * (size_t)Cout * Cin;
+    float *M = V + 16 * (size_t)Cin * T;
+    size_t vplane = (size_t)Cin * T, mplane = (size_t)Cout * T;
+    memset(pad, 0, sizeof(float) * (size_t)PH * PW);
+    for (int c = 0; c < Cin; c++) {
+        const float *x = in + (size_t)c * H * W;
+        for (int y = 0; y < H; y++) memcpy(pad + (size_t)(y + 1) * PW + 1, x + (size_t)y * W, sizeof(float) * W);
+        float *v = V + (size_t)c * T;
+        for (int ty = 0; ty < TH; ty++) {
+            const float *r0 = pad + (size_t)(2 * ty) * PW, *r1 = r0 + PW, *r2 = r1 + PW, *r3 = r2 + PW;
+            for (int tx = 0; tx < TW; tx++) {
+                int o = 2 * tx;
+                /* B^T d: rows */
+                float a[16];
+                for (int j = 0; j < 4; j++) {
+                    float d0 = r0[o + j], d1 = r1[o + j], d2 = r2[o + j], d3 = r3[o + j];
+                    a[j] = d0 - d2;
+                    a[4 + j] = d1 + d2;
+                    a[8 + j] = d2 - d1;
+                    a[12 + j] = d1 - d3;
+                }
+                /* (B^T d) B: columns */
+                size_t t = (size_t)ty * TW + tx;
+                for (int i = 0; i < 4; i++) {
+                    float d0 = a[4 * i], d1 = a[4 * i + 1], d2 = a[4 * i + 2], d3 = a[4 * i + 3];
+                    v[(size_t)(4 * i + 0) * vplane + t] = d0 - d2;
+                    v[(size_t)(4 * i + 1) * vplane + t] = d1 + d2;
+                    v[(size_t)(4 * i + 2) * vplane + t] = d2 - d1;
+                    v[(size_t)(4 * i + 3) * vplane + t] = d1 - d3;
+                }
+            }
+        }
+        /* the pad borders stay zero: only the interior is overwritten for each channel */
+    }
+    for (int xi = 0; xi < 16; xi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin,
+                    Cin, V + (size_t)xi * vplane, T, 0.0f, M + (size_t)xi * mplane, T);
+    for (int k = 0; k < Cout; k++) {
+        float *o = out + (size_t)k * H * W;
+        const float *m = M + (size_t)k * T;
+        float b = add ? 0.0f : bias[k];
+        for (int ty = 0; ty < TH; ty++) {
+            for (int tx = 0; tx < TW; tx++) {
+                size_t t = (size_t)ty * TW + tx;
+                float e[16];
+                for (int i = 0; i < 16; i++) e[i] = m[(size_t)i * mplane + t];
+                /* A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] */
+                float s[8];
+                for (int j = 0; j < 4; j++) {
+                    s[j] = e[j] + e[4 + j] + e[8 + j];
+                    s[4 + j] = e[4 + j] - e[8 + j] - e[12 + j];
+                }
+                float y00 = s[0] + s[1] + s[2], y01 = s[1] - s[2] - s[3];
+                float y10 = s[4] + s[5] + s[6], y11 = s[5] - s[6] - s[7];
+                int y = 2 * ty, x = 2 * tx;
+                float *p0 = o + (size_t)y * W + x;
+                int two_x = x + 1 < W, two_y = y + 1 < H;
+                if (add) {
+                    p0[0] += y00;
+                    if (two_x) p0[1] += y01;
+                    if (two_y) {
+                        p0[W] += y10;
+                        if (two_x) p0[W + 1] += y11;
+                    }
+                } else {
+                    p0[0] = b + y00;
+                    if (two_x) p0[1] = b + y01;
+                    if (two_y) {
+                        p0[W] = b + y10;
+                        if (two_x) p0[W + 1] = b + y11;
+                    }
+                }
+            }
+        }
+    }
+}
+
 void nn_conv3_forward(float *out, const float *in, const float *w, const float *b, float *col, int B,
                       int C, int H, int W, int K)
 {
     int HW = H * W, C9 = C * 9;
+    if (use_wino(C, K)) {
+        int TH = (H + 1) / 2, TW = (W + 1) / 2;
+        float *U = col + (size_t)(2 * TH + 2) * (2 * TW + 2);
+        wino_filter(U, w, C, K, 0);
+        for (int n = 0; n < B; n++)
+            wino_conv(out + (size_t)n * K * HW, in + (size_t)n * C * HW, U, b, col, C, K, H, W, 0);
+        return;
+    }
     for (int n = 0; n < B; n++) {
         const float *x = in + (size_t)n * C * HW;
         float *o = out + (size_t)n * K * HW;
@@ -107,12 +260,21 @@ void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, cons
         /* dw[K][C9] += g[K][HW] . col[C9][HW]^T */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, HW, 1.0f, g, HW, col, HW, 1.0f, dw,
                     C9);
-        if (din) {
+        if (din && !use_wino(C, K)) {
             /* dcol[C9][HW] = w[K][C9]^T . g[K][HW], then scatter back (col reused as dcol). */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, HW, K, 1.0f, w, C9, g, HW, 0.0f,
                         col, HW);
             col2im3_add(din + (size_t)n * C * HW, col, C, H, W);
         }
+    }
+    if (din && use_wino(C, K)) {
+        /* The input gradient of a stride-1 same 3x3 convolution is the same convolution of dout
+         * with the filters transposed (K <-> C) and rotated by 180 degrees. */
+        int TH = (H + 1) / 2, TW = (W + 1) / 2;
+        float *U = col + (size_t)(2 * TH + 2) * (2 * TW + 2);
+        wino_filter(U, w, K, C, 1);
+        for (int n = 0; n < B; n++)
+            wino_conv(din + (size_t)n * C * HW, dout + (size_t)n * K * HW, U, NULL, col, K, C, H, W, 1);
     }
 }
 

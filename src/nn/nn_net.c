@@ -66,7 +66,7 @@ static int alloc_acts(nn_net *net, int max_batch)
         if (L->spec.kind == NN_DROPOUT && !(L->mask = h19_malloc(sizeof(float) * on)))
             return H19_ENOMEM;
         if (L->spec.kind == NN_CONV3) {
-            size_t c = nn_conv3_col_floats(L->C, L->H, L->W);
+            size_t c = nn_conv3_scratch_floats(L->C, L->H, L->W, L->OC);
             if (c > col) col = c;
         }
     }

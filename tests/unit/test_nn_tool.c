@@ -34,14 +34,15 @@ static int write_raw(const char *dir, const char *name, const void *p, size_t by
     return H19_OK;
 }
 
-/* ---- parity: conv(2->4) relu pool dense(64->8) relu dense(8->3) softmax-CE on a 2x8x8 batch --- */
+/* ---- parity: conv(2->4) relu conv(4->4, the Winograd path) relu pool dense(64->8) relu dense(8->3)
+ * softmax-CE on a 2x8x8 batch ---- */
 enum { PB = 4, PC = 2, PH = 8, PW = 8, PSTEPS = 20 };
 
 static int parity(const char *dir)
 {
-    nn_layer_spec L[] = {NN_CONV3_(4), NN_RELU_, NN_POOL2_, NN_DENSE_(8), NN_RELU_, NN_DENSE_(3), NN_SOFTMAX_CE_};
+    nn_layer_spec L[] = {NN_CONV3_(4), NN_RELU_, NN_CONV3_(4), NN_RELU_, NN_POOL2_, NN_DENSE_(8), NN_RELU_, NN_DENSE_(3), NN_SOFTMAX_CE_};
     nn_net *net;
-    H19_TRY(nn_net_create(&net, PC, PH, PW, L, 7, PB));
+    H19_TRY(nn_net_create(&net, PC, PH, PW, L, 9, PB));
     nn_net_init(net, 2024, 0, 0);
     /* non-zero biases so their gradients and updates are exercised */
     h19_rng r;
@@ -166,9 +167,9 @@ static int selftest(void)
     snprintf(dir, sizeof dir, "/tmp/h19_nn_tool_%ld", (long)getpid());
     CHECK(mkdir(dir, 0700) == 0);
     CHECK_OK(parity(dir));
-    nn_layer_spec L[] = {NN_CONV3_(4), NN_RELU_, NN_POOL2_, NN_DENSE_(8), NN_RELU_, NN_DENSE_(3), NN_SOFTMAX_CE_};
+    nn_layer_spec L[] = {NN_CONV3_(4), NN_RELU_, NN_CONV3_(4), NN_RELU_, NN_POOL2_, NN_DENSE_(8), NN_RELU_, NN_DENSE_(3), NN_SOFTMAX_CE_};
     nn_net *net;
-    CHECK_OK(nn_net_create(&net, PC, PH, PW, L, 7, PB));
+    CHECK_OK(nn_net_create(&net, PC, PH, PW, L, 9, PB));
     char p[128];
     snprintf(p, sizeof p, "%s/init.f32", dir);
     CHECK_OK(nn_params_load_raw(net, p));
