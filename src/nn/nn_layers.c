@@ -81,11 +81,66 @@ static int g_wino = 1;
 void nn_conv3_set_winograd(int enable) { g_wino = enable != 0; }
 static int use_wino(int Cin, int Cout) { return g_wino && Cin >= WINO_MIN_C && Cout >= WINO_MIN_C; }
 
+/* Tiles are processed in blocks of whole tile rows so that a block's transformed inputs and
+ * products (16 (Cin + Cout) floats per tile) stay near 8 MB, inside the L3 cache, instead of
+ * streaming the whole sample's through memory. The block size depends only on the layer shape. */
+static int wino_block_rows(int Cin, int Cout, int TH, int TW)
+{
+    long rows = (131072L / (Cin + Cout)) / TW;
+    if (rows < 1) rows = 1;
+    if (rows > TH) rows = TH;
+    return (int)rows;
+}
+
+/* scratch layout: U [16][Cout][Cin] | padded input [Cin][PH][PW] | V [16][Cin][Tb] | M [16][Cout][Tb] */
 static size_t wino_floats(int Cin, int Cout, int H, int W)
 {
-    size_t TH = (size_t)(H + 1) / 2, TW = (size_t)(W + 1) / 2, T = TH * TW;
-    size_t pad = (2 * TH + 2) * (2 * TW + 2);
-    return pad + 16 * (size_t)Cout * Cin + 16 * (size_t)Cin * T + 16 * (size_t)Cout * T;
+    int TH = (H + 1) / 2, TW = (W + 1) / 2;
+    size_t PH = 2 * (size_t)TH + 2, PW = 2 * (size_t)TW + 2;
+    size_t Tb = (size_t)wino_block_rows(Cin, Cout, TH, TW) * TW;
+    return 16 * (size_t)Cout * Cin + (size_t)Cin * PH * PW + 16 * (size_t)Cin * Tb + 16 * (size_t)Cout * Tb;
+}
+
+/* im2col of output rows [y0, y1) only: col[C*9][(y1-y0)*W] (the weight gradient is accumulated
+ * over row chunks so the columns stay in cache). */
+static void im2col3_rows(float *col, const float *in, int C, int H, int W, int y0, int y1)
+{
+    size_t n = (size_t)(y1 - y0) * W, HW = (size_t)H * W;
+    for (int c = 0; c < C; c++) {
+        const float *src = in + (size_t)c * HW;
+        for (int ky = 0; ky < 3; ky++) {
+            for (int kx = 0; kx < 3; kx++) {
+                float *dst = col + ((size_t)c * 9 + (size_t)ky * 3 + kx) * n;
+                for (int y = y0; y < y1; y++) {
+                    int yy = y + ky - 1;
+                    float *d = dst + (size_t)(y - y0) * W;
+                    if (yy < 0 || yy >= H) {
+                        memset(d, 0, sizeof(float) * (size_t)W);
+                        continue;
+                    }
+                    const float *sr = src + (size_t)yy * W;
+                    if (kx == 1) {
+                        memcpy(d, sr, sizeof(float) * (size_t)W);
+                    } else if (kx == 0) {
+                        d[0] = 0.0f;
+                        memcpy(d + 1, sr, sizeof(float) * (size_t)(W - 1));
+                    } else {
+                        memcpy(d, sr + 1, sizeof(float) * (size_t)(W - 1));
+                        d[W - 1] = 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Rows per chunk of the weight-gradient im2col: about 2 MB of columns. */
+static int dw_chunk_rows(int C, int H, int W)
+{
+    long r = 524288L / ((long)C * 9 * W);
+    if (r < 1) r = 1;
+    if (r > H) r = H;
+    return (int)r;
 }
 
 size_t nn_conv3_scratch_floats(int C, int H, int W, int K)
@@ -133,82 +188,91 @@ static void wino_filter(float *U, const float *w, int Cin, int Cout, int flip)
     }
 }
 
-/* One sample: out[Cout][H][W] = (add ? out : bias) + conv(in[Cin][H][W]) with prepared U. */
-static void wino_conv(float *out, const float *in, const float *U, const float *bias, float *scratch, int Cin,
-                      int Cout, int H, int W, int add)
+/* One sample: out[Cout][H][W] = (add ? out : bias) + conv(in[Cin][H][W]) with U prepared at the
+ * start of scratch (wino_filter). */
+static void wino_conv(float *out, const float *in, const float *bias, float *scratch, int Cin, int Cout, int H,
+                      int W, int add)
 {
-    int TH = (H + 1) / 2, TW = (W + 1) / 2, T = TH * TW, PW = 2 * TW + 2, PH = 2 * TH + 2;
-    float *pad = scratch;
-    float *V = pad + (size_t)PH * PW + 16 * (size_t)Cout * Cin;
-    float *M = V + 16 * (size_t)Cin * T;
-    size_t vplane = (size_t)Cin * T, mplane = (size_t)Cout * T;
-    memset(pad, 0, sizeof(float) * (size_t)PH * PW);
+    int TH = (H + 1) / 2, TW = (W + 1) / 2, PW = 2 * TW + 2, PH = 2 * TH + 2;
+    int rows = wino_block_rows(Cin, Cout, TH, TW);
+    size_t Tb = (size_t)rows * TW, pplane = (size_t)PH * PW;
+    const float *U = scratch;
+    float *pad = scratch + 16 * (size_t)Cout * Cin;
+    float *V = pad + (size_t)Cin * pplane;
+    float *M = V + 16 * (size_t)Cin * Tb;
+    /* zero-padded copy of the sample: tiles then need no bounds checks */
+    memset(pad, 0, sizeof(float) * (size_t)Cin * pplane);
     for (int c = 0; c < Cin; c++) {
         const float *x = in + (size_t)c * H * W;
-        for (int y = 0; y < H; y++) memcpy(pad + (size_t)(y + 1) * PW + 1, x + (size_t)y * W, sizeof(float) * W);
-        float *v = V + (size_t)c * T;
-        for (int ty = 0; ty < TH; ty++) {
-            const float *r0 = pad + (size_t)(2 * ty) * PW, *r1 = r0 + PW, *r2 = r1 + PW, *r3 = r2 + PW;
-            for (int tx = 0; tx < TW; tx++) {
-                int o = 2 * tx;
-                /* B^T d: rows */
-                float a[16];
-                for (int j = 0; j < 4; j++) {
-                    float d0 = r0[o + j], d1 = r1[o + j], d2 = r2[o + j], d3 = r3[o + j];
-                    a[j] = d0 - d2;
-                    a[4 + j] = d1 + d2;
-                    a[8 + j] = d2 - d1;
-                    a[12 + j] = d1 - d3;
-                }
-                /* (B^T d) B: columns */
-                size_t t = (size_t)ty * TW + tx;
-                for (int i = 0; i < 4; i++) {
-                    float d0 = a[4 * i], d1 = a[4 * i + 1], d2 = a[4 * i + 2], d3 = a[4 * i + 3];
-                    v[(size_t)(4 * i + 0) * vplane + t] = d0 - d2;
-                    v[(size_t)(4 * i + 1) * vplane + t] = d1 + d2;
-                    v[(size_t)(4 * i + 2) * vplane + t] = d2 - d1;
-                    v[(size_t)(4 * i + 3) * vplane + t] = d1 - d3;
+        float *pc = pad + (size_t)c * pplane;
+        for (int y = 0; y < H; y++) memcpy(pc + (size_t)(y + 1) * PW + 1, x + (size_t)y * W, sizeof(float) * W);
+    }
+    for (int ty0 = 0; ty0 < TH; ty0 += rows) {
+        int ty1 = ty0 + rows < TH ? ty0 + rows : TH;
+        int T = (ty1 - ty0) * TW; /* tiles in this block */
+        size_t vplane = (size_t)Cin * T, mplane = (size_t)Cout * T;
+        for (int c = 0; c < Cin; c++) {
+            float *v = V + (size_t)c * T;
+            const float *pc = pad + (size_t)c * pplane;
+            for (int ty = ty0; ty < ty1; ty++) {
+                const float *r0 = pc + (size_t)(2 * ty) * PW, *r1 = r0 + PW, *r2 = r1 + PW, *r3 = r2 + PW;
+                for (int tx = 0; tx < TW; tx++) {
+                    int o = 2 * tx;
+                    float a[16]; /* B^T d, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
+                    for (int j = 0; j < 4; j++) {
+                        float d0 = r0[o + j], d1 = r1[o + j], d2 = r2[o + j], d3 = r3[o + j];
+                        a[j] = d0 - d2;
+                        a[4 + j] = d1 + d2;
+                        a[8 + j] = d2 - d1;
+                        a[12 + j] = d1 - d3;
+                    }
+                    size_t t = (size_t)(ty - ty0) * TW + tx;
+                    for (int i = 0; i < 4; i++) { /* (B^T d) B */
+                        float d0 = a[4 * i], d1 = a[4 * i + 1], d2 = a[4 * i + 2], d3 = a[4 * i + 3];
+                        v[(size_t)(4 * i + 0) * vplane + t] = d0 - d2;
+                        v[(size_t)(4 * i + 1) * vplane + t] = d1 + d2;
+                        v[(size_t)(4 * i + 2) * vplane + t] = d2 - d1;
+                        v[(size_t)(4 * i + 3) * vplane + t] = d1 - d3;
+                    }
                 }
             }
         }
-        /* the pad borders stay zero: only the interior is overwritten for each channel */
-    }
-    for (int xi = 0; xi < 16; xi++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin,
-                    Cin, V + (size_t)xi * vplane, T, 0.0f, M + (size_t)xi * mplane, T);
-    for (int k = 0; k < Cout; k++) {
-        float *o = out + (size_t)k * H * W;
-        const float *m = M + (size_t)k * T;
-        float b = add ? 0.0f : bias[k];
-        for (int ty = 0; ty < TH; ty++) {
-            for (int tx = 0; tx < TW; tx++) {
-                size_t t = (size_t)ty * TW + tx;
-                float e[16];
-                for (int i = 0; i < 16; i++) e[i] = m[(size_t)i * mplane + t];
-                /* A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] */
-                float s[8];
-                for (int j = 0; j < 4; j++) {
-                    s[j] = e[j] + e[4 + j] + e[8 + j];
-                    s[4 + j] = e[4 + j] - e[8 + j] - e[12 + j];
-                }
-                float y00 = s[0] + s[1] + s[2], y01 = s[1] - s[2] - s[3];
-                float y10 = s[4] + s[5] + s[6], y11 = s[5] - s[6] - s[7];
-                int y = 2 * ty, x = 2 * tx;
-                float *p0 = o + (size_t)y * W + x;
-                int two_x = x + 1 < W, two_y = y + 1 < H;
-                if (add) {
-                    p0[0] += y00;
-                    if (two_x) p0[1] += y01;
-                    if (two_y) {
-                        p0[W] += y10;
-                        if (two_x) p0[W + 1] += y11;
+        for (int xi = 0; xi < 16; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin,
+                        Cin, V + (size_t)xi * vplane, T, 0.0f, M + (size_t)xi * mplane, T);
+        for (int k = 0; k < Cout; k++) {
+            float *o = out + (size_t)k * H * W;
+            const float *m = M + (size_t)k * T;
+            float b = add ? 0.0f : bias[k];
+            for (int ty = ty0; ty < ty1; ty++) {
+                for (int tx = 0; tx < TW; tx++) {
+                    size_t t = (size_t)(ty - ty0) * TW + tx;
+                    float e[16];
+                    for (int i = 0; i < 16; i++) e[i] = m[(size_t)i * mplane + t];
+                    float sa[8]; /* A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] */
+                    for (int j = 0; j < 4; j++) {
+                        sa[j] = e[j] + e[4 + j] + e[8 + j];
+                        sa[4 + j] = e[4 + j] - e[8 + j] - e[12 + j];
                     }
-                } else {
-                    p0[0] = b + y00;
-                    if (two_x) p0[1] = b + y01;
-                    if (two_y) {
-                        p0[W] = b + y10;
-                        if (two_x) p0[W + 1] = b + y11;
+                    float y00 = sa[0] + sa[1] + sa[2], y01 = sa[1] - sa[2] - sa[3];
+                    float y10 = sa[4] + sa[5] + sa[6], y11 = sa[5] - sa[6] - sa[7];
+                    int y = 2 * ty, x = 2 * tx;
+                    float *p0 = o + (size_t)y * W + x;
+                    int two_x = x + 1 < W, two_y = y + 1 < H;
+                    if (add) {
+                        p0[0] += y00;
+                        if (two_x) p0[1] += y01;
+                        if (two_y) {
+                            p0[W] += y10;
+                            if (two_x) p0[W + 1] += y11;
+                        }
+                    } else {
+                        p0[0] = b + y00;
+                        if (two_x) p0[1] = b + y01;
+                        if (two_y) {
+                            p0[W] = b + y10;
+                            if (two_x) p0[W + 1] = b + y11;
+                        }
                     }
                 }
             }
@@ -221,11 +285,8 @@ void nn_conv3_forward(float *out, const float *in, const float *w, const float *
 {
     int HW = H * W, C9 = C * 9;
     if (use_wino(C, K)) {
-        int TH = (H + 1) / 2, TW = (W + 1) / 2;
-        float *U = col + (size_t)(2 * TH + 2) * (2 * TW + 2);
-        wino_filter(U, w, C, K, 0);
-        for (int n = 0; n < B; n++)
-            wino_conv(out + (size_t)n * K * HW, in + (size_t)n * C * HW, U, b, col, C, K, H, W, 0);
+        wino_filter(col, w, C, K, 0);
+        for (int n = 0; n < B; n++) wino_conv(out + (size_t)n * K * HW, in + (size_t)n * C * HW, b, col, C, K, H, W, 0);
         return;
     }
     for (int n = 0; n < B; n++) {
@@ -256,11 +317,22 @@ void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, cons
             for (int i = 0; i < HW; i++) s += gk[i];
             db[k] += s;
         }
-        im2col3(col, x, C, H, W);
-        /* dw[K][C9] += g[K][HW] . col[C9][HW]^T */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, HW, 1.0f, g, HW, col, HW, 1.0f, dw,
-                    C9);
-        if (din && !use_wino(C, K)) {
+        int wino = din && use_wino(C, K);
+        if (wino || !din) {
+            /* dw[K][C9] += g[K][rows] . col[C9][rows]^T, over chunks of output rows */
+            int rows = dw_chunk_rows(C, H, W);
+            for (int y0 = 0; y0 < H; y0 += rows) {
+                int y1 = y0 + rows < H ? y0 + rows : H, nr = (y1 - y0) * W;
+                im2col3_rows(col, x, C, H, W, y0, y1);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, nr, 1.0f, g + (size_t)y0 * W, HW, col, nr,
+                            1.0f, dw, C9);
+            }
+        } else {
+            /* the full columns are needed for the input gradient below */
+            im2col3(col, x, C, H, W);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, HW, 1.0f, g, HW, col, HW, 1.0f, dw, C9);
+        }
+        if (din && !wino) {
             /* dcol[C9][HW] = w[K][C9]^T . g[K][HW], then scatter back (col reused as dcol). */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, HW, K, 1.0f, w, C9, g, HW, 0.0f,
                         col, HW);
@@ -270,11 +342,9 @@ void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, cons
     if (din && use_wino(C, K)) {
         /* The input gradient of a stride-1 same 3x3 convolution is the same convolution of dout
          * with the filters transposed (K <-> C) and rotated by 180 degrees. */
-        int TH = (H + 1) / 2, TW = (W + 1) / 2;
-        float *U = col + (size_t)(2 * TH + 2) * (2 * TW + 2);
-        wino_filter(U, w, K, C, 1);
+        wino_filter(col, w, K, C, 1);
         for (int n = 0; n < B; n++)
-            wino_conv(din + (size_t)n * C * HW, dout + (size_t)n * K * HW, U, NULL, col, K, C, H, W, 1);
+            wino_conv(din + (size_t)n * C * HW, dout + (size_t)n * K * HW, NULL, col, K, C, H, W, 1);
     }
 }
 
