@@ -1,0 +1,85 @@
+/* job.h — a job file (the YAML files under jobs/): one strict parse of every section, shared by all stages.
+ *
+ * Sections (docs/jobs.md documents every key):
+ *   job:        name, seed, results (root directory; outputs go to <results>/<name>/)
+ *   data:       cf_table, id_column, catalog, archive, cohorts
+ *   outcomes:   <name>: label_column, classes, map, cohorts
+ *   normalise:  missing, clip, missing_indicators
+ *   cf_dnn:     model (a configs/models file) and training keys (nn_hyper), val_fraction, ensemble
+ *   plr:        C
+ *   cv:         repeats, folds, outcomes, models, sensitive_target
+ *   validate:   outcomes, train_cohorts, test_cohorts, repeats
+ * Sections owned by other stages (synth, ct, slice_cnn, patient_cnn, stats, report, slurm) are
+ * parsed by their stage's own parser, registered in job.c.
+ *
+ * Paths in a job file are relative to the current directory (run hust19 from the checkout).
+ */
+#ifndef HUST19_JOB_H
+#define HUST19_JOB_H
+
+#include "hust19/cf.h"
+#include "hust19/cfg.h"
+#include "hust19/cli.h"
+
+#include <stdint.h>
+
+#define JOB_MAX_OUTCOMES 8
+#define JOB_MAX_MODELS 8
+
+typedef enum { MODEL_CF_LR = 0, MODEL_CF_DNN = 1, MODEL_CF_FUSED = 2, MODEL_COUNT_CF = 3 } job_model;
+extern const char *const job_model_names[]; /* "cf-lr", "cf-dnn", "cf-fused" */
+
+typedef struct {
+    cfg_doc doc;
+    const char *file;
+    const char *name;
+    uint64_t seed;
+    const char *results_root;
+    char outdir[1024];      /* <results>/<name> */
+    /* data */
+    const char *cf_table, *id_column, *catalog;
+    char archive[1100];
+    cf_cohorts cohorts;
+    /* outcomes */
+    int noutcomes;
+    cf_outcome outcomes[JOB_MAX_OUTCOMES];
+    /* normalisation */
+    cf_norm_opts norm;
+    /* cf_dnn */
+    const char *cf_dnn_model;
+    cfg_node *cf_dnn_node; /* training keys, read by the nn module */
+    double val_fraction;
+    long ensemble;
+    /* plr */
+    double plr_C;
+    long inner_folds;
+    /* cv */
+    long cv_repeats, cv_folds;
+    int cv_noutcomes;
+    int cv_outcome[JOB_MAX_OUTCOMES];
+    int cv_nmodels;
+    int cv_model[JOB_MAX_MODELS];
+    double sensitive_target;
+    /* validate */
+    int val_noutcomes;
+    int val_outcome[JOB_MAX_OUTCOMES];
+    int train_cohorts[8], ntrain_cohorts, test_cohorts[8], ntest_cohorts;
+    long val_repeats;
+} h19_job;
+
+/* Load, apply --set overrides, parse and check every key. */
+int job_load(h19_job *j, const cli_args *a, const char *path);
+void job_free(h19_job *j);
+int job_outcome_index(const h19_job *j, const char *name);
+/* mkdir -p the output directory (rank 0) */
+int job_make_outdir(const h19_job *j);
+
+/* Utilities for stages. */
+int h19_mkdir_p(const char *path);
+int h19_file_exists(const char *path);
+/* Write a whole buffer to path atomically (tmp + fsync + rename). */
+int h19_write_atomic(const char *path, const void *data, size_t n);
+/* Read a whole file (malloc'd, NUL-terminated). */
+int h19_read_file(const char *path, char **data, size_t *n);
+
+#endif

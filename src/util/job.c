@@ -1,0 +1,273 @@
+/* job.c — strict parse of a job file (see include/hust19/job.h, docs/jobs.md). */
+#include "hust19/job.h"
+#include "hust19/dist.h"
+#include "hust19/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *const job_model_names[] = {"cf-lr", "cf-dnn", "cf-fused", NULL};
+
+/* Sections parsed by other stages when they run (each strict in its own parser). */
+static const char *const other_sections[] = {"synth", "ct", "slice_cnn", "patient_cnn", "stats",
+                                             "report", "slurm", "predict", "hybrid", NULL};
+
+int h19_mkdir_p(const char *path)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; ; p++) {
+        if (*p == '/' || *p == 0) {
+            char c = *p;
+            *p = 0;
+            if (mkdir(buf, 0777) && errno != EEXIST)
+                return h19_fail(H19_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
+            *p = c;
+            if (!c) break;
+        }
+    }
+    return H19_OK;
+}
+
+int h19_file_exists(const char *path) { return access(path, F_OK) == 0; }
+
+int h19_write_atomic(const char *path, const void *data, size_t n)
+{
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) return h19_fail(H19_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+    const char *p = data;
+    size_t left = n;
+    while (left) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            return h19_fail(H19_EIO, "%s: write failed: %s", tmp, strerror(e));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) || close(fd)) {
+        unlink(tmp);
+        return h19_fail(H19_EIO, "%s: cannot flush: %s", tmp, strerror(errno));
+    }
+    if (rename(tmp, path)) {
+        int e = errno;
+        unlink(tmp);
+        return h19_fail(H19_EIO, "%s: cannot rename to %s: %s", tmp, path, strerror(e));
+    }
+    return H19_OK;
+}
+
+int h19_read_file(const char *path, char **data, size_t *n)
+{
+    *data = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return h19_fail(H19_EIO, "%s: cannot open: %s", path, strerror(errno));
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    rewind(f);
+    if (sz < 0) { fclose(f); return h19_fail(H19_EIO, "%s: cannot size", path); }
+    char *buf = h19_malloc((size_t)sz + 1);
+    if (!buf) { fclose(f); return H19_ENOMEM; }
+    size_t got = fread(buf, 1, (size_t)sz, f);
+    fclose(f);
+    if (got != (size_t)sz) { free(buf); return h19_fail(H19_EIO, "%s: short read", path); }
+    buf[sz] = 0;
+    *data = buf;
+    if (n) *n = (size_t)sz;
+    return H19_OK;
+}
+
+int job_outcome_index(const h19_job *j, const char *name)
+{
+    for (int i = 0; i < j->noutcomes; i++)
+        if (!strcmp(j->outcomes[i].name, name)) return i;
+    return -1;
+}
+
+static int outcome_list(h19_job *j, cfg_node *map, const char *key, int *out, int *nout, int all)
+{
+    int rc;
+    cfg_node *s = cfg_seq(&j->doc, map, key, 0, &rc);
+    if (rc) return rc;
+    *nout = 0;
+    if (!s) {
+        if (all)
+            for (int i = 0; i < j->noutcomes; i++) out[(*nout)++] = i;
+        return H19_OK;
+    }
+    for (int i = 0; i < s->n && i < JOB_MAX_OUTCOMES; i++) {
+        const char *name;
+        H19_TRY(cfg_node_str(&j->doc, s->items[i], &name));
+        int k = job_outcome_index(j, name);
+        if (k < 0) return cfg_error(&j->doc, s->items[i], "'%s' is not an outcome defined under 'outcomes'", name);
+        out[(*nout)++] = k;
+    }
+    return H19_OK;
+}
+
+static int int_list(h19_job *j, cfg_node *map, const char *key, int *out, int *nout, int max)
+{
+    int rc;
+    cfg_node *s = cfg_seq(&j->doc, map, key, 0, &rc);
+    if (rc || !s) return rc;
+    if (s->n > max) return cfg_error(&j->doc, s, "at most %d values", max);
+    *nout = 0;
+    for (int i = 0; i < s->n; i++) {
+        long v;
+        H19_TRY(cfg_node_int(&j->doc, s->items[i], &v));
+        out[(*nout)++] = (int)v;
+    }
+    return H19_OK;
+}
+
+static int parse(h19_job *j)
+{
+    cfg_doc *d = &j->doc;
+    int rc;
+    cfg_node *job = cfg_map(d, d->root, "job", 1, &rc);
+    if (rc) return rc;
+    if (!job) return cfg_error(d, d->root, "the 'job' section is empty");
+    H19_TRY(cfg_str(d, job, "name", NULL, 1, &j->name));
+    for (const char *p = j->name; *p; p++)
+        if (!(((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-' ||
+               *p == '_' || *p == '.')))
+            return cfg_error(d, cfg_peek(job, "name"), "job name '%s' may only hold letters, digits, '-', '_' and '.'",
+                             j->name);
+    long seed;
+    H19_TRY(cfg_int(d, job, "seed", 2020, 0, 0x7fffffffffffffffL, &seed));
+    j->seed = (uint64_t)seed;
+    H19_TRY(cfg_str(d, job, "results", "results", 0, &j->results_root));
+    snprintf(j->outdir, sizeof j->outdir, "%s/%s", j->results_root, j->name);
+
+    cfg_node *data = cfg_map(d, d->root, "data", 1, &rc);
+    if (rc) return rc;
+    H19_TRY(cfg_str(d, data, "cf_table", NULL, 1, &j->cf_table));
+    H19_TRY(cfg_str(d, data, "id_column", "", 0, &j->id_column));
+    H19_TRY(cfg_str(d, data, "catalog", "configs/cf_catalog.yaml", 0, &j->catalog));
+    const char *arch = NULL;
+    H19_TRY(cfg_str(d, data, "archive", NULL, 0, &arch));
+    if (arch)
+        snprintf(j->archive, sizeof j->archive, "%s", arch);
+    else
+        snprintf(j->archive, sizeof j->archive, "%s/archive.h5", j->outdir);
+    cfg_node *coh = cfg_map(d, data, "cohorts", 0, &rc);
+    if (rc) return rc;
+    if (coh) H19_TRY(cf_cohorts_parse(d, coh, &j->cohorts));
+
+    cfg_node *outs = cfg_map(d, d->root, "outcomes", 1, &rc);
+    if (rc) return rc;
+    if (!outs || outs->n == 0) return cfg_error(d, d->root, "'outcomes' must define at least one outcome");
+    if (outs->n > JOB_MAX_OUTCOMES) return cfg_error(d, outs, "at most %d outcomes", JOB_MAX_OUTCOMES);
+    for (int i = 0; i < outs->n; i++) {
+        outs->used[i] = 1;
+        if (outs->items[i]->kind != CFG_MAP) return cfg_error(d, outs->items[i], "outcome '%s' must be a mapping", outs->keys[i]);
+        H19_TRY(cf_outcome_parse(d, outs->items[i], outs->keys[i], &j->outcomes[i]));
+        j->noutcomes = i + 1;
+    }
+
+    cfg_node *norm = cfg_map(d, d->root, "normalise", 0, &rc);
+    if (rc) return rc;
+    H19_TRY(cfg_double(d, norm, "missing", 0.5, -10, 10, &j->norm.missing));
+    j->norm.clip_lo = 0;
+    j->norm.clip_hi = 0;
+    cfg_node *clip = cfg_seq(d, norm, "clip", 0, &rc);
+    if (rc) return rc;
+    if (clip) {
+        if (clip->n != 2) return cfg_error(d, clip, "'clip' must be [lo, hi]");
+        H19_TRY(cfg_node_double(d, clip->items[0], &j->norm.clip_lo));
+        H19_TRY(cfg_node_double(d, clip->items[1], &j->norm.clip_hi));
+        if (!(j->norm.clip_lo < j->norm.clip_hi)) return cfg_error(d, clip, "'clip' needs lo < hi");
+    }
+    bool mi = false;
+    H19_TRY(cfg_bool(d, norm, "missing_indicators", false, &mi));
+    j->norm.missing_indicators = mi;
+
+    cfg_node *dnn = cfg_map(d, d->root, "cf_dnn", 0, &rc);
+    if (rc) return rc;
+    H19_TRY(cfg_str(d, dnn, "model", "configs/models/cf_dnn.yaml", 0, &j->cf_dnn_model));
+    H19_TRY(cfg_double(d, dnn, "val_fraction", 0.1, 0.0, 0.5, &j->val_fraction));
+    H19_TRY(cfg_int(d, dnn, "ensemble", 1, 1, 64, &j->ensemble));
+    j->cf_dnn_node = dnn; /* remaining keys: training hyperparameters, read by nn_hyper_read */
+
+    cfg_node *plr = cfg_map(d, d->root, "plr", 0, &rc);
+    if (rc) return rc;
+    H19_TRY(cfg_double(d, plr, "C", 1.0, 1e-8, 1e8, &j->plr_C));
+    H19_TRY(cfg_int(d, plr, "inner_folds", 5, 2, 20, &j->inner_folds));
+
+    cfg_node *cv = cfg_map(d, d->root, "cv", 0, &rc);
+    if (rc) return rc;
+    H19_TRY(cfg_int(d, cv, "repeats", 10, 1, 1000, &j->cv_repeats));
+    H19_TRY(cfg_int(d, cv, "folds", 10, 2, 100, &j->cv_folds));
+    H19_TRY(outcome_list(j, cv, "outcomes", j->cv_outcome, &j->cv_noutcomes, 1));
+    H19_TRY(cfg_double(d, cv, "sensitive_target", 0.95, 0.5, 1.0, &j->sensitive_target));
+    cfg_node *models = cfg_seq(d, cv, "models", 0, &rc);
+    if (rc) return rc;
+    if (!models) {
+        j->cv_nmodels = 3;
+        for (int i = 0; i < 3; i++) j->cv_model[i] = i;
+    } else {
+        if (models->n < 1 || models->n > JOB_MAX_MODELS) return cfg_error(d, models, "1 to %d models", JOB_MAX_MODELS);
+        for (int i = 0; i < models->n; i++) {
+            const char *s;
+            H19_TRY(cfg_node_str(d, models->items[i], &s));
+            int k = -1;
+            for (int m = 0; job_model_names[m]; m++)
+                if (!strcmp(s, job_model_names[m])) k = m;
+            if (k < 0) return cfg_error(d, models->items[i], "unknown model '%s' (known: cf-lr, cf-dnn, cf-fused)", s);
+            j->cv_model[j->cv_nmodels++] = k;
+        }
+    }
+
+    cfg_node *val = cfg_map(d, d->root, "validate", 0, &rc);
+    if (rc) return rc;
+    H19_TRY(outcome_list(j, val, "outcomes", j->val_outcome, &j->val_noutcomes, 0));
+    j->train_cohorts[0] = 1;
+    j->ntrain_cohorts = 1;
+    j->test_cohorts[0] = 2;
+    j->ntest_cohorts = 1;
+    H19_TRY(int_list(j, val, "train_cohorts", j->train_cohorts, &j->ntrain_cohorts, 8));
+    H19_TRY(int_list(j, val, "test_cohorts", j->test_cohorts, &j->ntest_cohorts, 8));
+    H19_TRY(cfg_int(d, val, "repeats", 1, 1, 100, &j->val_repeats));
+
+    for (int i = 0; other_sections[i]; i++) cfg_mark_all(cfg_find(d->root, other_sections[i]));
+    return H19_OK;
+}
+
+int job_load(h19_job *j, const cli_args *a, const char *path)
+{
+    memset(j, 0, sizeof *j);
+    H19_TRY(cli_load_job(a, path, &j->doc));
+    j->file = j->doc.file;
+    int rc = parse(j);
+    if (rc) job_free(j);
+    return rc;
+}
+
+/* The cf_dnn training keys are read later by the stage (nn_hyper_read); callers check unused keys
+ * after that with cfg_check_unused(&j->doc). */
+
+void job_free(h19_job *j)
+{
+    for (int i = 0; i < j->noutcomes; i++) cf_outcome_free(&j->outcomes[i]);
+    cf_cohorts_free(&j->cohorts);
+    cfg_free(&j->doc);
+    memset(j, 0, sizeof *j);
+}
+
+int job_make_outdir(const h19_job *j)
+{
+    int rc = H19_OK;
+    if (dist_rank() == 0) rc = h19_mkdir_p(j->outdir);
+    return dist_agree(rc);
+}
