@@ -12,6 +12,12 @@
 #include <math.h>
 #include <string.h>
 
+/* The element-wise transforms are written as unit-stride loops; -O2's "very cheap" vectoriser
+ * leaves loops of unknown length scalar, so this file asks for -O3's. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("O3")
+#endif
+
 /* ---- convolution ------------------------------------------------------------------------------ */
 
 /* col[(c*9 + ky*3 + kx)][y*W + x] = in[c][y+ky-1][x+kx-1], zero outside (same padding). */
@@ -76,6 +82,7 @@ static void col2im3_add(float *din, const float *col, int C, int H, int W)
  * or im2col convolution. Used when both channel counts are >= WINO_MIN_C (for 1-3 channels the
  * GEMMs are too thin to gain); the weight gradient stays im2col + SGEMM. */
 #define WINO_MIN_C 4
+#define WINO_TMP_ROWS 12 /* row temporaries of the vectorised transforms, (TW + 1) floats each */
 
 static int g_wino = 1;
 void nn_conv3_set_winograd(int enable) { g_wino = enable != 0; }
@@ -98,7 +105,8 @@ static size_t wino_floats(int Cin, int Cout, int H, int W)
     int TH = (H + 1) / 2, TW = (W + 1) / 2;
     size_t PH = 2 * (size_t)TH + 2, PW = 2 * (size_t)TW + 2;
     size_t Tb = (size_t)wino_block_rows(Cin, Cout, TH, TW) * TW;
-    return 16 * (size_t)Cout * Cin + (size_t)Cin * PH * PW + 16 * (size_t)Cin * Tb + 16 * (size_t)Cout * Tb;
+    return 16 * (size_t)Cout * Cin + (size_t)Cin * PH * PW + 16 * (size_t)Cin * Tb + 16 * (size_t)Cout * Tb +
+           WINO_TMP_ROWS * ((size_t)TW + 1);
 }
 
 /* im2col of output rows [y0, y1) only: col[C*9][(y1-y0)*W] (the weight gradient is accumulated
@@ -207,32 +215,47 @@ static void wino_conv(float *out, const float *in, const float *bias, float *scr
         float *pc = pad + (size_t)c * pplane;
         for (int y = 0; y < H; y++) memcpy(pc + (size_t)(y + 1) * PW + 1, x + (size_t)y * W, sizeof(float) * W);
     }
+    /* The transforms run along whole tile rows with unit-stride loops over tiles (so the compiler
+     * vectorises them): B^T acts on the 4 input rows of a tile row at once, giving 4 combined rows
+     * split into even and odd columns; B then combines columns 2tx..2tx+3 = E[tx], O[tx], E[tx+1],
+     * O[tx+1]. The output transform mirrors it. */
+    float *tmp = M + 16 * (size_t)Cout * Tb;
+    float *E[4], *O[4];
+    for (int i = 0; i < 4; i++) {
+        E[i] = tmp + (size_t)(2 * i) * (TW + 1);
+        O[i] = tmp + (size_t)(2 * i + 1) * (TW + 1);
+    }
+    float *Y0 = tmp + (size_t)8 * (TW + 1), *Y1 = Y0 + (TW + 1), *Y2 = Y1 + (TW + 1), *Y3 = Y2 + (TW + 1);
     for (int ty0 = 0; ty0 < TH; ty0 += rows) {
         int ty1 = ty0 + rows < TH ? ty0 + rows : TH;
         int T = (ty1 - ty0) * TW; /* tiles in this block */
         size_t vplane = (size_t)Cin * T, mplane = (size_t)Cout * T;
         for (int c = 0; c < Cin; c++) {
-            float *v = V + (size_t)c * T;
             const float *pc = pad + (size_t)c * pplane;
             for (int ty = ty0; ty < ty1; ty++) {
                 const float *r0 = pc + (size_t)(2 * ty) * PW, *r1 = r0 + PW, *r2 = r1 + PW, *r3 = r2 + PW;
-                for (int tx = 0; tx < TW; tx++) {
-                    int o = 2 * tx;
-                    float a[16]; /* B^T d, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
-                    for (int j = 0; j < 4; j++) {
-                        float d0 = r0[o + j], d1 = r1[o + j], d2 = r2[o + j], d3 = r3[o + j];
-                        a[j] = d0 - d2;
-                        a[4 + j] = d1 + d2;
-                        a[8 + j] = d2 - d1;
-                        a[12 + j] = d1 - d3;
-                    }
-                    size_t t = (size_t)(ty - ty0) * TW + tx;
-                    for (int i = 0; i < 4; i++) { /* (B^T d) B */
-                        float d0 = a[4 * i], d1 = a[4 * i + 1], d2 = a[4 * i + 2], d3 = a[4 * i + 3];
-                        v[(size_t)(4 * i + 0) * vplane + t] = d0 - d2;
-                        v[(size_t)(4 * i + 1) * vplane + t] = d1 + d2;
-                        v[(size_t)(4 * i + 2) * vplane + t] = d2 - d1;
-                        v[(size_t)(4 * i + 3) * vplane + t] = d1 - d3;
+                /* B^T d over rows, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], deinterleaved */
+                for (int k = 0; k <= TW; k++) {
+                    int e = 2 * k, o = 2 * k + 1;
+                    E[0][k] = r0[e] - r2[e];
+                    O[0][k] = r0[o] - r2[o];
+                    E[1][k] = r1[e] + r2[e];
+                    O[1][k] = r1[o] + r2[o];
+                    E[2][k] = r2[e] - r1[e];
+                    O[2][k] = r2[o] - r1[o];
+                    E[3][k] = r1[e] - r3[e];
+                    O[3][k] = r1[o] - r3[o];
+                }
+                /* (B^T d) B over columns: v[4i + j] for tile tx */
+                float *v = V + (size_t)c * T + (size_t)(ty - ty0) * TW;
+                for (int i = 0; i < 4; i++) {
+                    const float *Ei = E[i], *Oi = O[i];
+                    float *v0 = v + (size_t)(4 * i) * vplane, *v1 = v0 + vplane, *v2 = v1 + vplane, *v3 = v2 + vplane;
+                    for (int tx = 0; tx < TW; tx++) {
+                        v0[tx] = Ei[tx] - Ei[tx + 1];
+                        v1[tx] = Oi[tx] + Ei[tx + 1];
+                        v2[tx] = Ei[tx + 1] - Oi[tx];
+                        v3[tx] = Oi[tx] - Oi[tx + 1];
                     }
                 }
             }
@@ -242,37 +265,50 @@ static void wino_conv(float *out, const float *in, const float *bias, float *scr
                         Cin, V + (size_t)xi * vplane, T, 0.0f, M + (size_t)xi * mplane, T);
         for (int k = 0; k < Cout; k++) {
             float *o = out + (size_t)k * H * W;
-            const float *m = M + (size_t)k * T;
             float b = add ? 0.0f : bias[k];
             for (int ty = ty0; ty < ty1; ty++) {
+                const float *m = M + (size_t)k * T + (size_t)(ty - ty0) * TW;
+                /* A^T m A, A^T = [1 1 1 0; 0 1 -1 -1]: rows first (s), then columns (y) */
                 for (int tx = 0; tx < TW; tx++) {
-                    size_t t = (size_t)(ty - ty0) * TW + tx;
-                    float e[16];
-                    for (int i = 0; i < 16; i++) e[i] = m[(size_t)i * mplane + t];
-                    float sa[8]; /* A^T m A, A^T = [1 1 1 0; 0 1 -1 -1] */
+                    float s0[4], s1[4];
                     for (int j = 0; j < 4; j++) {
-                        sa[j] = e[j] + e[4 + j] + e[8 + j];
-                        sa[4 + j] = e[4 + j] - e[8 + j] - e[12 + j];
+                        float e0 = m[(size_t)j * mplane + tx], e1 = m[(size_t)(4 + j) * mplane + tx];
+                        float e2 = m[(size_t)(8 + j) * mplane + tx], e3 = m[(size_t)(12 + j) * mplane + tx];
+                        s0[j] = e0 + e1 + e2;
+                        s1[j] = e1 - e2 - e3;
                     }
-                    float y00 = sa[0] + sa[1] + sa[2], y01 = sa[1] - sa[2] - sa[3];
-                    float y10 = sa[4] + sa[5] + sa[6], y11 = sa[5] - sa[6] - sa[7];
-                    int y = 2 * ty, x = 2 * tx;
-                    float *p0 = o + (size_t)y * W + x;
-                    int two_x = x + 1 < W, two_y = y + 1 < H;
-                    if (add) {
-                        p0[0] += y00;
-                        if (two_x) p0[1] += y01;
-                        if (two_y) {
-                            p0[W] += y10;
-                            if (two_x) p0[W + 1] += y11;
+                    Y0[tx] = s0[0] + s0[1] + s0[2];
+                    Y1[tx] = s0[1] - s0[2] - s0[3];
+                    Y2[tx] = s1[0] + s1[1] + s1[2];
+                    Y3[tx] = s1[1] - s1[2] - s1[3];
+                }
+                int y = 2 * ty, two_y = y + 1 < H, xe = W / 2; /* tiles with both columns inside */
+                float *p0 = o + (size_t)y * W, *p1 = p0 + W;
+                if (add) {
+                    for (int tx = 0; tx < xe; tx++) {
+                        p0[2 * tx] += Y0[tx];
+                        p0[2 * tx + 1] += Y1[tx];
+                    }
+                    if (W & 1) p0[W - 1] += Y0[xe];
+                    if (two_y) {
+                        for (int tx = 0; tx < xe; tx++) {
+                            p1[2 * tx] += Y2[tx];
+                            p1[2 * tx + 1] += Y3[tx];
                         }
-                    } else {
-                        p0[0] = b + y00;
-                        if (two_x) p0[1] = b + y01;
-                        if (two_y) {
-                            p0[W] = b + y10;
-                            if (two_x) p0[W + 1] = b + y11;
+                        if (W & 1) p1[W - 1] += Y2[xe];
+                    }
+                } else {
+                    for (int tx = 0; tx < xe; tx++) {
+                        p0[2 * tx] = b + Y0[tx];
+                        p0[2 * tx + 1] = b + Y1[tx];
+                    }
+                    if (W & 1) p0[W - 1] = b + Y0[xe];
+                    if (two_y) {
+                        for (int tx = 0; tx < xe; tx++) {
+                            p1[2 * tx] = b + Y2[tx];
+                            p1[2 * tx + 1] = b + Y3[tx];
                         }
+                        if (W & 1) p1[W - 1] = b + Y2[xe];
                     }
                 }
             }
