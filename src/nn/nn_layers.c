@@ -413,13 +413,25 @@ void nn_maxpool2_backward(float *din, const float *dout, const float *in, int B,
         float *d = din + bc * H * W;
         const float *g = dout + bc * OH * OW;
         for (int y = 0; y < OH; y++) {
+            const float *r0 = x + (size_t)(2 * y) * W, *r1 = r0 + W;
+            float *d0 = d + (size_t)(2 * y) * W, *d1 = d0 + W;
+            const float *gy = g + (size_t)y * OW;
             for (int xx = 0; xx < OW; xx++) {
-                /* first maximum in row-major window order, as the forward comparison chain */
-                size_t i0 = (size_t)(2 * y) * W + 2 * xx, best = i0;
-                size_t cand[3] = {i0 + 1, i0 + W, i0 + W + 1};
-                for (int c = 0; c < 3; c++)
-                    if (x[cand[c]] > x[best]) best = cand[c];
-                d[best] += g[(size_t)y * OW + xx];
+                /* the first maximum in row-major window order, as the forward comparison chain
+                 * picks it; written branch-free (select masks) so the loop vectorises */
+                float a = r0[2 * xx], b = r0[2 * xx + 1], c = r1[2 * xx], e = r1[2 * xx + 1];
+                float m = a;
+                int k = 0;
+                k = b > m ? 1 : k;
+                m = b > m ? b : m;
+                k = c > m ? 2 : k;
+                m = c > m ? c : m;
+                k = e > m ? 3 : k;
+                float gv = gy[xx];
+                d0[2 * xx] += k == 0 ? gv : 0.0f;
+                d0[2 * xx + 1] += k == 1 ? gv : 0.0f;
+                d1[2 * xx] += k == 2 ? gv : 0.0f;
+                d1[2 * xx + 1] += k == 3 ? gv : 0.0f;
             }
         }
     }
@@ -460,8 +472,7 @@ void nn_relu_forward(float *out, const float *in, size_t N)
 
 void nn_relu_backward(float *din, const float *dout, const float *out, size_t N)
 {
-    for (size_t i = 0; i < N; i++)
-        if (out[i] > 0.0f) din[i] += dout[i];
+    for (size_t i = 0; i < N; i++) din[i] += out[i] > 0.0f ? dout[i] : 0.0f; /* branch-free: vectorises */
 }
 
 uint64_t nn_dropout_seed(uint64_t seed, int layer)
