@@ -80,7 +80,8 @@ static void col2im3_add(float *din, const float *col, int C, int H, int W)
  * d starting one pixel up-left (zero padding). The 16 element-wise products over channels become 16
  * SGEMMs, M[xi] = U[xi] (Cout x Cin) . V[xi] (Cin x tiles): 2.25x fewer multiplications than direct
  * or im2col convolution. Used when both channel counts are >= WINO_MIN_C (for 1-3 channels the
- * GEMMs are too thin to gain); the weight gradient stays im2col + SGEMM. */
+ * GEMMs are too thin to gain), for the forward pass, the input gradient and the weight gradient
+ * (by the adjoint transforms). */
 #define WINO_MIN_C 4
 #define WINO_TMP_ROWS 12 /* row temporaries of the vectorised transforms, (TW + 1) floats each */
 
@@ -196,6 +197,142 @@ static void wino_filter(float *U, const float *w, int Cin, int Cout, int flip)
     }
 }
 
+/* Zero-padded copy of one sample [Cin][H][W] into pad [Cin][PH][PW] (tiles need no bounds checks). */
+static void wino_pad(float *pad, const float *in, int Cin, int H, int W, int PH, int PW)
+{
+    size_t pplane = (size_t)PH * PW;
+    memset(pad, 0, sizeof(float) * (size_t)Cin * pplane);
+    for (int c = 0; c < Cin; c++) {
+        const float *x = in + (size_t)c * H * W;
+        float *pc = pad + (size_t)c * pplane;
+        for (int y = 0; y < H; y++) memcpy(pc + (size_t)(y + 1) * PW + 1, x + (size_t)y * W, sizeof(float) * W);
+    }
+}
+
+/* Input transform of tile rows [ty0, ty1): V[xi][c][t] = (B^T d B)[xi] for tile t of the block.
+ * The loops run along whole tile rows with unit stride over tiles (so the compiler vectorises
+ * them): B^T acts on the 4 input rows of a tile row at once, giving 4 combined rows split into
+ * even and odd columns (E, O: 4 x (TW + 1) scratch); B then combines columns 2tx..2tx+3 = E[tx],
+ * O[tx], E[tx+1], O[tx+1]. */
+static void wino_input(float *V, const float *pad, float *const *E, float *const *O, int Cin, int ty0, int ty1,
+                       int TW, int PW, size_t pplane)
+{
+    size_t T = (size_t)(ty1 - ty0) * TW, vplane = (size_t)Cin * T;
+    for (int c = 0; c < Cin; c++) {
+        const float *pc = pad + (size_t)c * pplane;
+        for (int ty = ty0; ty < ty1; ty++) {
+            const float *r0 = pc + (size_t)(2 * ty) * PW, *r1 = r0 + PW, *r2 = r1 + PW, *r3 = r2 + PW;
+            /* B^T d over rows, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], deinterleaved */
+            for (int k = 0; k <= TW; k++) {
+                int e = 2 * k, o = 2 * k + 1;
+                E[0][k] = r0[e] - r2[e];
+                O[0][k] = r0[o] - r2[o];
+                E[1][k] = r1[e] + r2[e];
+                O[1][k] = r1[o] + r2[o];
+                E[2][k] = r2[e] - r1[e];
+                O[2][k] = r2[o] - r1[o];
+                E[3][k] = r1[e] - r3[e];
+                O[3][k] = r1[o] - r3[o];
+            }
+            /* (B^T d) B over columns: v[4i + j] for tile tx */
+            float *v = V + (size_t)c * T + (size_t)(ty - ty0) * TW;
+            for (int i = 0; i < 4; i++) {
+                const float *Ei = E[i], *Oi = O[i];
+                float *v0 = v + (size_t)(4 * i) * vplane, *v1 = v0 + vplane, *v2 = v1 + vplane, *v3 = v2 + vplane;
+                for (int tx = 0; tx < TW; tx++) {
+                    v0[tx] = Ei[tx] - Ei[tx + 1];
+                    v1[tx] = Oi[tx] + Ei[tx + 1];
+                    v2[tx] = Ei[tx + 1] - Oi[tx];
+                    v3[tx] = Oi[tx] - Oi[tx + 1];
+                }
+            }
+        }
+    }
+}
+
+/* Weight gradient, one sample, accumulated in the Winograd domain: with Y = A^T [U .* V] A and
+ * U = G g G^T, dU = sum over tiles of (A dY A^T) .* V and dg = G^T dU G (applied once at the end by
+ * wino_filter_adjoint). dU [16][Cout][Cin] is at the start of scratch and accumulates. */
+static void wino_dw(const float *in, const float *dout, float *scratch, int Cin, int Cout, int H, int W)
+{
+    int TH = (H + 1) / 2, TW = (W + 1) / 2, PW = 2 * TW + 2, PH = 2 * TH + 2;
+    int rows = wino_block_rows(Cin, Cout, TH, TW);
+    size_t Tb = (size_t)rows * TW, pplane = (size_t)PH * PW;
+    float *dU = scratch;
+    float *pad = scratch + 16 * (size_t)Cout * Cin;
+    float *V = pad + (size_t)Cin * pplane;
+    float *M = V + 16 * (size_t)Cin * Tb;
+    float *tmp = M + 16 * (size_t)Cout * Tb;
+    float *E[4], *O[4];
+    for (int i = 0; i < 4; i++) {
+        E[i] = tmp + (size_t)(2 * i) * (TW + 1);
+        O[i] = tmp + (size_t)(2 * i + 1) * (TW + 1);
+    }
+    wino_pad(pad, in, Cin, H, W, PH, PW);
+    for (int ty0 = 0; ty0 < TH; ty0 += rows) {
+        int ty1 = ty0 + rows < TH ? ty0 + rows : TH;
+        int T = (ty1 - ty0) * TW;
+        size_t vplane = (size_t)Cin * T, mplane = (size_t)Cout * T;
+        wino_input(V, pad, E, O, Cin, ty0, ty1, TW, PW, pplane);
+        /* dM = A dY A^T per tile, A = [1 0; 1 1; 1 -1; 0 -1]; outputs outside the image are 0 */
+        float *zero = tmp; /* E[0], O[0]: 2 TW + 2 >= W contiguous floats, free after wino_input */
+        memset(zero, 0, sizeof(float) * (size_t)W);
+        for (int k = 0; k < Cout; k++) {
+            const float *g = dout + (size_t)k * H * W;
+            for (int ty = ty0; ty < ty1; ty++) {
+                int y = 2 * ty, xe = W / 2;
+                const float *g0 = g + (size_t)y * W, *g1 = y + 1 < H ? g0 + W : zero;
+                float *m = M + (size_t)k * T + (size_t)(ty - ty0) * TW;
+                float *m0 = m, *m1 = m + mplane, *m2 = m + 2 * mplane, *m3 = m + 3 * mplane;
+                float *m4 = m + 4 * mplane, *m5 = m + 5 * mplane, *m6 = m + 6 * mplane, *m7 = m + 7 * mplane;
+                float *m8 = m + 8 * mplane, *m9 = m + 9 * mplane, *m10 = m + 10 * mplane, *m11 = m + 11 * mplane;
+                float *m12 = m + 12 * mplane, *m13 = m + 13 * mplane, *m14 = m + 14 * mplane, *m15 = m + 15 * mplane;
+                for (int tx = 0; tx <= xe && tx < TW; tx++) {
+                    int x = 2 * tx, full = tx < xe; /* the last tile of an odd width has one column */
+                    float a = g0[x], c = g1[x];
+                    float b = full ? g0[x + 1] : 0.0f, d = full ? g1[x + 1] : 0.0f;
+                    float p0 = a + c, q0 = b + d, p1 = a - c, q1 = b - d;
+                    m0[tx] = a, m1[tx] = a + b, m2[tx] = a - b, m3[tx] = -b;
+                    m4[tx] = p0, m5[tx] = p0 + q0, m6[tx] = p0 - q0, m7[tx] = -q0;
+                    m8[tx] = p1, m9[tx] = p1 + q1, m10[tx] = p1 - q1, m11[tx] = -q1;
+                    m12[tx] = -c, m13[tx] = -c - d, m14[tx] = d - c, m15[tx] = d;
+                }
+            }
+        }
+        /* dU[xi] (Cout x Cin) += dM[xi] (Cout x T) . V[xi]^T (T x Cin) */
+        for (int xi = 0; xi < 16; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Cout, Cin, T, 1.0f, M + (size_t)xi * mplane, T,
+                        V + (size_t)xi * vplane, T, 1.0f, dU + (size_t)xi * Cout * Cin, Cin);
+    }
+}
+
+/* dw[co][ci] += G^T dU[.][co][ci] G, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] (the adjoint of
+ * wino_filter with flip = 0). */
+static void wino_filter_adjoint(float *dw, const float *dU, int Cin, int Cout)
+{
+    size_t plane = (size_t)Cout * Cin;
+    for (int co = 0; co < Cout; co++) {
+        for (int ci = 0; ci < Cin; ci++) {
+            const float *u = dU + (size_t)co * Cin + ci;
+            float e[16], t[12];
+            for (int i = 0; i < 16; i++) e[i] = u[(size_t)i * plane];
+            for (int j = 0; j < 4; j++) { /* t = G^T dU: 3x4 */
+                float u0 = e[j], u1 = e[4 + j], u2 = e[8 + j], u3 = e[12 + j];
+                t[j] = u0 + 0.5f * (u1 + u2);
+                t[4 + j] = 0.5f * (u1 - u2);
+                t[8 + j] = 0.5f * (u1 + u2) + u3;
+            }
+            float *g = dw + ((size_t)co * Cin + ci) * 9;
+            for (int a = 0; a < 3; a++) { /* (G^T dU) G: 3x3 */
+                float t0 = t[4 * a], t1 = t[4 * a + 1], t2 = t[4 * a + 2], t3 = t[4 * a + 3];
+                g[3 * a + 0] += t0 + 0.5f * (t1 + t2);
+                g[3 * a + 1] += 0.5f * (t1 - t2);
+                g[3 * a + 2] += 0.5f * (t1 + t2) + t3;
+            }
+        }
+    }
+}
+
 /* One sample: out[Cout][H][W] = (add ? out : bias) + conv(in[Cin][H][W]) with U prepared at the
  * start of scratch (wino_filter). */
 static void wino_conv(float *out, const float *in, const float *bias, float *scratch, int Cin, int Cout, int H,
@@ -208,17 +345,8 @@ static void wino_conv(float *out, const float *in, const float *bias, float *scr
     float *pad = scratch + 16 * (size_t)Cout * Cin;
     float *V = pad + (size_t)Cin * pplane;
     float *M = V + 16 * (size_t)Cin * Tb;
-    /* zero-padded copy of the sample: tiles then need no bounds checks */
-    memset(pad, 0, sizeof(float) * (size_t)Cin * pplane);
-    for (int c = 0; c < Cin; c++) {
-        const float *x = in + (size_t)c * H * W;
-        float *pc = pad + (size_t)c * pplane;
-        for (int y = 0; y < H; y++) memcpy(pc + (size_t)(y + 1) * PW + 1, x + (size_t)y * W, sizeof(float) * W);
-    }
-    /* The transforms run along whole tile rows with unit-stride loops over tiles (so the compiler
-     * vectorises them): B^T acts on the 4 input rows of a tile row at once, giving 4 combined rows
-     * split into even and odd columns; B then combines columns 2tx..2tx+3 = E[tx], O[tx], E[tx+1],
-     * O[tx+1]. The output transform mirrors it. */
+    wino_pad(pad, in, Cin, H, W, PH, PW);
+    /* input transform: wino_input; the output transform below runs along tile rows likewise */
     float *tmp = M + 16 * (size_t)Cout * Tb;
     float *E[4], *O[4];
     for (int i = 0; i < 4; i++) {
@@ -230,36 +358,7 @@ static void wino_conv(float *out, const float *in, const float *bias, float *scr
         int ty1 = ty0 + rows < TH ? ty0 + rows : TH;
         int T = (ty1 - ty0) * TW; /* tiles in this block */
         size_t vplane = (size_t)Cin * T, mplane = (size_t)Cout * T;
-        for (int c = 0; c < Cin; c++) {
-            const float *pc = pad + (size_t)c * pplane;
-            for (int ty = ty0; ty < ty1; ty++) {
-                const float *r0 = pc + (size_t)(2 * ty) * PW, *r1 = r0 + PW, *r2 = r1 + PW, *r3 = r2 + PW;
-                /* B^T d over rows, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], deinterleaved */
-                for (int k = 0; k <= TW; k++) {
-                    int e = 2 * k, o = 2 * k + 1;
-                    E[0][k] = r0[e] - r2[e];
-                    O[0][k] = r0[o] - r2[o];
-                    E[1][k] = r1[e] + r2[e];
-                    O[1][k] = r1[o] + r2[o];
-                    E[2][k] = r2[e] - r1[e];
-                    O[2][k] = r2[o] - r1[o];
-                    E[3][k] = r1[e] - r3[e];
-                    O[3][k] = r1[o] - r3[o];
-                }
-                /* (B^T d) B over columns: v[4i + j] for tile tx */
-                float *v = V + (size_t)c * T + (size_t)(ty - ty0) * TW;
-                for (int i = 0; i < 4; i++) {
-                    const float *Ei = E[i], *Oi = O[i];
-                    float *v0 = v + (size_t)(4 * i) * vplane, *v1 = v0 + vplane, *v2 = v1 + vplane, *v3 = v2 + vplane;
-                    for (int tx = 0; tx < TW; tx++) {
-                        v0[tx] = Ei[tx] - Ei[tx + 1];
-                        v1[tx] = Oi[tx] + Ei[tx + 1];
-                        v2[tx] = Ei[tx + 1] - Oi[tx];
-                        v3[tx] = Oi[tx] - Oi[tx + 1];
-                    }
-                }
-            }
-        }
+        wino_input(V, pad, E, O, Cin, ty0, ty1, TW, PW, pplane);
         for (int xi = 0; xi < 16; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin,
                         Cin, V + (size_t)xi * vplane, T, 0.0f, M + (size_t)xi * mplane, T);
@@ -343,9 +442,8 @@ void nn_conv3_forward(float *out, const float *in, const float *w, const float *
 void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                        const float *w, float *col, int B, int C, int H, int W, int K)
 {
-    int HW = H * W, C9 = C * 9;
+    int HW = H * W, C9 = C * 9, wino = use_wino(C, K);
     for (int n = 0; n < B; n++) {
-        const float *x = in + (size_t)n * C * HW;
         const float *g = dout + (size_t)n * K * HW;
         for (int k = 0; k < K; k++) {
             const float *gk = g + (size_t)k * HW;
@@ -353,8 +451,25 @@ void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, cons
             for (int i = 0; i < HW; i++) s += gk[i];
             db[k] += s;
         }
-        int wino = din && use_wino(C, K);
-        if (wino || !din) {
+    }
+    if (wino) {
+        /* weight gradient in the Winograd domain, accumulated over the batch, then mapped back */
+        memset(col, 0, sizeof(float) * 16 * (size_t)K * C);
+        for (int n = 0; n < B; n++) wino_dw(in + (size_t)n * C * HW, dout + (size_t)n * K * HW, col, C, K, H, W);
+        wino_filter_adjoint(dw, col, C, K);
+        if (din) {
+            /* The input gradient of a stride-1 same 3x3 convolution is the same convolution of dout
+             * with the filters transposed (K <-> C) and rotated by 180 degrees. */
+            wino_filter(col, w, K, C, 1);
+            for (int n = 0; n < B; n++)
+                wino_conv(din + (size_t)n * C * HW, dout + (size_t)n * K * HW, NULL, col, K, C, H, W, 1);
+        }
+        return;
+    }
+    for (int n = 0; n < B; n++) {
+        const float *x = in + (size_t)n * C * HW;
+        const float *g = dout + (size_t)n * K * HW;
+        if (!din) {
             /* dw[K][C9] += g[K][rows] . col[C9][rows]^T, over chunks of output rows */
             int rows = dw_chunk_rows(C, H, W);
             for (int y0 = 0; y0 < H; y0 += rows) {
@@ -363,24 +478,14 @@ void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, cons
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, nr, 1.0f, g + (size_t)y0 * W, HW, col, nr,
                             1.0f, dw, C9);
             }
-        } else {
-            /* the full columns are needed for the input gradient below */
-            im2col3(col, x, C, H, W);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, HW, 1.0f, g, HW, col, HW, 1.0f, dw, C9);
+            continue;
         }
-        if (din && !wino) {
-            /* dcol[C9][HW] = w[K][C9]^T . g[K][HW], then scatter back (col reused as dcol). */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, HW, K, 1.0f, w, C9, g, HW, 0.0f,
-                        col, HW);
-            col2im3_add(din + (size_t)n * C * HW, col, C, H, W);
-        }
-    }
-    if (din && use_wino(C, K)) {
-        /* The input gradient of a stride-1 same 3x3 convolution is the same convolution of dout
-         * with the filters transposed (K <-> C) and rotated by 180 degrees. */
-        wino_filter(col, w, K, C, 1);
-        for (int n = 0; n < B; n++)
-            wino_conv(din + (size_t)n * C * HW, dout + (size_t)n * K * HW, NULL, col, K, C, H, W, 1);
+        /* the full columns serve the weight gradient, then (as dcol) the input gradient */
+        im2col3(col, x, C, H, W);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, HW, 1.0f, g, HW, col, HW, 1.0f, dw, C9);
+        /* dcol[C9][HW] = w[K][C9]^T . g[K][HW], then scatter back (col reused as dcol). */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, HW, K, 1.0f, w, C9, g, HW, 0.0f, col, HW);
+        col2im3_add(din + (size_t)n * C * HW, col, C, H, W);
     }
 }
 

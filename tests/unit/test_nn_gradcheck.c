@@ -145,6 +145,25 @@ static void test_conv(const char *name, int B, int C, int H, int W, int K)
     check_grad(what, conv_loss, &c, w, dw, nw);
     snprintf(what, sizeof what, "%s d/db", name);
     check_grad(what, conv_loss, &c, b, db, K);
+    if (C >= 4 && K >= 4) {
+        /* the Winograd gradients equal the im2col ones up to float rounding */
+        float *din2 = calloc(ni, 4), *dw2 = calloc(nw, 4), *db2 = calloc(K, 4);
+        memset(din, 0, ni * 4);
+        memset(dw, 0, nw * 4);
+        memset(db, 0, K * 4);
+        nn_conv3_backward(din, dw, db, r, in, w, col, B, C, H, W, K);
+        nn_conv3_set_winograd(0);
+        nn_conv3_backward(din2, dw2, db2, r, in, w, col, B, C, H, W, K);
+        nn_conv3_set_winograd(1);
+        double ed = 0, ew = 0, sd = 0, sw = 0;
+        for (size_t i = 0; i < ni; i++) ed = fmax(ed, fabs(din[i] - din2[i])), sd = fmax(sd, fabs(din2[i]));
+        for (size_t i = 0; i < nw; i++) ew = fmax(ew, fabs(dw[i] - dw2[i])), sw = fmax(sw, fabs(dw2[i]));
+        CHECK_MSG(ed <= 1e-5 * sd && ew <= 1e-5 * sw, "%s: winograd vs im2col gradients differ by %g (din), %g (dw)",
+                  name, ed / sd, ew / sw);
+        free(din2);
+        free(dw2);
+        free(db2);
+    }
     free(in); free(w); free(b); free(out); free(r); free(din); free(dw); free(db); free(col); free(ref);
 }
 
