@@ -15,8 +15,8 @@
  *
  * Conventions (docs/metrics.md gives the reasons and sources):
  * - "predicted positive" means score >= threshold (scikit-learn's roc_curve convention).
- * - Binary functions need both classes present and fail with H19_EARG otherwise; NaN scores are
- *   rejected (H19_EARG) because no ordering is defined for them.
+ * - Binary functions need both classes present and fail with H19_EARG otherwise (ev_confusion,
+ *   which only counts, accepts one class); non-finite scores are rejected (H19_EARG).
  * - Arrays are borrowed (never kept, never freed); outputs go through pointers; functions that
  *   allocate say so and the caller frees with free().
  */
@@ -99,6 +99,18 @@ int ev_threshold_sensitive(const double *score, const int *y, int n, double targ
 
 /* auc[k] = AUC of column k for "class k vs rest". Each class must be present and absent. */
 int ev_ovr_auc(const double *prob, const int *y, int n, int K, double *auc);
+/* DeLong CI of each class-vs-rest AUC: out[k] for column k. */
+int ev_ovr_delong(const double *prob, const int *y, int n, int K, double level, ev_ci_kind kind,
+                  ev_delong *out);
+
+typedef enum {
+    EV_THR_YOUDEN = 0,    /* ev_threshold_youden per class */
+    EV_THR_SENSITIVE = 1, /* ev_threshold_sensitive(target) per class */
+} ev_thr_kind;
+/* Per-class one-vs-rest thresholds thr[K] on (training) probabilities, for
+ * ev_confusion_thresholds. target is used by EV_THR_SENSITIVE only. */
+int ev_ovr_thresholds(const double *prob, const int *y, int n, int K, ev_thr_kind kind,
+                      double target, double *thr);
 /* cm is K x K row-major: cm[true * K + predicted], zeroed first. Predicted = argmax_k prob
  * (ties to the lowest k). */
 int ev_confusion_argmax(const double *prob, const int *y, int n, int K, long *cm);

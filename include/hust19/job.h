@@ -6,7 +6,8 @@
  *   outcomes:   <name>: label_column, classes, map, cohorts
  *   normalise:  missing, clip, missing_indicators
  *   cf_dnn:     model (a configs/models file) and training keys (nn_hyper), val_fraction, ensemble
- *   plr:        C
+ *   cf_lr:      C (inverse L2 strength of the CF logistic regression)
+ *   plr:        C, inner_folds (the fusion)
  *   cv:         repeats, folds, outcomes, models, sensitive_target
  *   validate:   outcomes, train_cohorts, test_cohorts, repeats
  * Sections owned by other stages (synth, ct, slice_cnn, patient_cnn, stats, report, slurm) are
@@ -50,6 +51,10 @@ typedef struct {
     cfg_node *cf_dnn_node; /* training keys, read by the nn module */
     double val_fraction;
     long ensemble;
+    /* cf_lr: the L2 logistic regression on the CFs */
+    double lr_C;
+    /* cf_dnn class balancing */
+    int balance;
     /* plr */
     double plr_C;
     long inner_folds;

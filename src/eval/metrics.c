@@ -32,7 +32,8 @@ static int check_bin(const char *fn, const double *score, const int *y, int n, l
     for (int i = 0; i < n; i++) {
         if (y[i] != 0 && y[i] != 1)
             return h19_fail(H19_EARG, "metrics.c:%s: y[%d] = %d, expected 0 or 1", fn, i, y[i]);
-        if (isnan(score[i])) return h19_fail(H19_EARG, "metrics.c:%s: score[%d] is NaN", fn, i);
+        if (!isfinite(score[i]))
+            return h19_fail(H19_EARG, "metrics.c:%s: score[%d] is not finite", fn, i);
         p += y[i];
     }
     if (P) {
@@ -48,6 +49,7 @@ static int check_bin(const char *fn, const double *score, const int *y, int n, l
 int ev_confusion(const double *score, const int *y, int n, double thr, ev_conf *out)
 {
     H19_TRY(check_bin("ev_confusion", score, y, n, NULL, NULL));
+    if (isnan(thr)) return h19_fail(H19_EARG, "metrics.c:ev_confusion: threshold is NaN");
     ev_conf c = {0, 0, 0, 0};
     for (int i = 0; i < n; i++) {
         int pred = score[i] >= thr;
@@ -160,10 +162,19 @@ static int check_multi(const char *fn, const double *prob, const int *y, int n, 
         if (y[i] < 0 || y[i] >= K)
             return h19_fail(H19_EARG, "metrics.c:%s: y[%d] = %d not in [0,%d)", fn, i, y[i], K);
         for (int k = 0; k < K; k++)
-            if (isnan(prob[(size_t)i * K + k]))
-                return h19_fail(H19_EARG, "metrics.c:%s: prob[%d][%d] is NaN", fn, i, k);
+            if (!isfinite(prob[(size_t)i * K + k]))
+                return h19_fail(H19_EARG, "metrics.c:%s: prob[%d][%d] is not finite", fn, i, k);
     }
     return H19_OK;
+}
+
+/* Column k of prob and the "class k" indicator into col/yb. */
+static void ovr_column(const double *prob, const int *y, int n, int K, int k, double *col, int *yb)
+{
+    for (int i = 0; i < n; i++) {
+        col[i] = prob[(size_t)i * K + k];
+        yb[i] = y[i] == k;
+    }
 }
 
 int ev_ovr_auc(const double *prob, const int *y, int n, int K, double *auc)
@@ -174,12 +185,48 @@ int ev_ovr_auc(const double *prob, const int *y, int n, int K, double *auc)
     int rc = H19_OK;
     if (!col || !yb) rc = H19_ENOMEM;
     for (int k = 0; k < K && rc == H19_OK; k++) {
-        for (int i = 0; i < n; i++) {
-            col[i] = prob[(size_t)i * K + k];
-            yb[i] = y[i] == k;
-        }
+        ovr_column(prob, y, n, K, k, col, yb);
         rc = ev_auc(col, yb, n, &auc[k]);
         if (rc) h19_fail_ctx(rc, "metrics.c:ev_ovr_auc: class %d vs rest", k);
+    }
+    free(col);
+    free(yb);
+    return rc;
+}
+
+int ev_ovr_delong(const double *prob, const int *y, int n, int K, double level, ev_ci_kind kind,
+                  ev_delong *out)
+{
+    H19_TRY(check_multi("ev_ovr_delong", prob, y, n, K));
+    double *col = h19_malloc(sizeof(double) * (size_t)n);
+    int *yb = h19_malloc(sizeof(int) * (size_t)n);
+    int rc = H19_OK;
+    if (!col || !yb) rc = H19_ENOMEM;
+    for (int k = 0; k < K && rc == H19_OK; k++) {
+        ovr_column(prob, y, n, K, k, col, yb);
+        rc = ev_delong_ci(col, yb, n, level, kind, &out[k]);
+        if (rc) h19_fail_ctx(rc, "metrics.c:ev_ovr_delong: class %d vs rest", k);
+    }
+    free(col);
+    free(yb);
+    return rc;
+}
+
+int ev_ovr_thresholds(const double *prob, const int *y, int n, int K, ev_thr_kind kind,
+                      double target, double *thr)
+{
+    H19_TRY(check_multi("ev_ovr_thresholds", prob, y, n, K));
+    if (kind != EV_THR_YOUDEN && kind != EV_THR_SENSITIVE)
+        return h19_fail(H19_EARG, "metrics.c:ev_ovr_thresholds: unknown kind %d", (int)kind);
+    double *col = h19_malloc(sizeof(double) * (size_t)n);
+    int *yb = h19_malloc(sizeof(int) * (size_t)n);
+    int rc = H19_OK;
+    if (!col || !yb) rc = H19_ENOMEM;
+    for (int k = 0; k < K && rc == H19_OK; k++) {
+        ovr_column(prob, y, n, K, k, col, yb);
+        rc = kind == EV_THR_YOUDEN ? ev_threshold_youden(col, yb, n, &thr[k])
+                                   : ev_threshold_sensitive(col, yb, n, target, &thr[k]);
+        if (rc) h19_fail_ctx(rc, "metrics.c:ev_ovr_thresholds: class %d vs rest", k);
     }
     free(col);
     free(yb);

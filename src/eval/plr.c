@@ -19,6 +19,7 @@
 #include "hust19/err.h"
 #include "hust19/ev.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,10 +89,9 @@ static double softmax(const double *z, int K, double *q)
     return mx + log(s);
 }
 
-/* f, gradient (if g) and Hessian (if H, D x D) at theta. z and q are scratch of nclass. */
-static void eval_all(const double *X, const int *y, const double *sw, int n, int p, int nclass,
-                     double C, const double *theta, double *f, double *g, double *H, double *z,
-                     double *q)
+/* f and gradient (if g) at theta. z and q are scratch of nclass + 1. O(n K p). */
+static void eval_fg(const double *X, const int *y, const double *sw, int n, int p, int nclass,
+                    double C, const double *theta, double *f, double *g, double *z, double *q)
 {
     int nrow = nclass == 2 ? 1 : nclass, P1 = p + 1, D = nrow * P1;
     double obj = 0.0;
@@ -102,11 +102,6 @@ static void eval_all(const double *X, const int *y, const double *sw, int n, int
         for (int r = 0; r < nrow; r++)
             for (int j = 0; j < p; j++) g[r * P1 + j] = theta[r * P1 + j];
     }
-    if (H) {
-        memset(H, 0, sizeof(double) * (size_t)D * D);
-        for (int r = 0; r < nrow; r++)
-            for (int j = 0; j < p; j++) H[(size_t)(r * P1 + j) * D + r * P1 + j] = 1.0;
-    }
     for (int i = 0; i < n; i++) {
         const double *x = X + (size_t)i * p;
         double s = C * (sw ? sw[i] : 1.0);
@@ -115,19 +110,10 @@ static void eval_all(const double *X, const int *y, const double *sw, int n, int
         if (nrow == 1) {
             double t = y[i] == 1 ? 1.0 : -1.0;
             obj += s * log1pexp(-t * z[0]);
-            q[0] = sigmoid(z[0]);
-            q[1] = q[0] * (1.0 - q[0]);
             if (g) {
-                double e = s * (q[0] - (y[i] == 1));
+                double e = s * (sigmoid(z[0]) - (y[i] == 1));
                 for (int j = 0; j < p; j++) g[j] += e * x[j];
                 g[p] += e;
-            }
-            if (H) {
-                double h = s * q[1];
-                for (int a = 0; a < P1; a++) {
-                    double xa = a < p ? x[a] : 1.0;
-                    for (int b = 0; b <= a; b++) H[(size_t)a * D + b] += h * xa * (b < p ? x[b] : 1.0);
-                }
             }
         } else {
             double lse = softmax(z, nclass, q);
@@ -138,23 +124,51 @@ static void eval_all(const double *X, const int *y, const double *sw, int n, int
                     for (int j = 0; j < p; j++) g[k * P1 + j] += e * x[j];
                     g[k * P1 + p] += e;
                 }
-            if (H)
-                for (int k = 0; k < nclass; k++)
-                    for (int l = 0; l <= k; l++) {
-                        double h = s * ((k == l ? q[k] : 0.0) - q[k] * q[l]);
-                        for (int a = 0; a < P1; a++) {
-                            double xa = a < p ? x[a] : 1.0;
-                            int row = k * P1 + a;
-                            for (int b = 0; b < P1; b++) {
-                                int col = l * P1 + b;
-                                if (col > row) continue; /* lower triangle only */
-                                H[(size_t)row * D + col] += h * xa * (b < p ? x[b] : 1.0);
-                            }
-                        }
-                    }
         }
     }
     *f = obj;
+}
+
+/* Hessian (D x D; the lower triangle is what chol_solve reads) at theta. Block (k, l) is
+ * Xa^T diag(c_kl) Xa with Xa = [X, 1] (n x P1) and c_kl,i = C s_i (delta_kl q_ik - q_ik q_il)
+ * (binary: c_i = C s_i q_i (1 - q_i)), one BLAS dgemm per block: O(n K^2 p^2) at BLAS speed,
+ * which matters when PLR is fitted on all ~120 clinical features. Q is n x K, M is n x P1,
+ * blk is P1 x P1 scratch. */
+static void hessian(const double *Xa, const double *sw, int n, int p, int nclass, double C,
+                    const double *theta, double *H, double *Q, double *M, double *blk)
+{
+    int nrow = nclass == 2 ? 1 : nclass, P1 = p + 1, D = nrow * P1;
+    double z[2];
+    for (int i = 0; i < n; i++) {
+        double *q = Q + (size_t)i * nclass;
+        if (nrow == 1) {
+            linpred(theta, Xa + (size_t)i * P1, p, 1, z);
+            double sg = sigmoid(z[0]);
+            q[0] = sg * (1.0 - sg);
+        } else {
+            linpred(theta, Xa + (size_t)i * P1, p, nrow, q);
+            softmax(q, nclass, q);
+        }
+    }
+    memset(H, 0, sizeof(double) * (size_t)D * D);
+    for (int k = 0; k < nrow; k++)
+        for (int l = 0; l <= k; l++) {
+            for (int i = 0; i < n; i++) {
+                const double *q = Q + (size_t)i * nclass;
+                double s = C * (sw ? sw[i] : 1.0);
+                double c = nrow == 1 ? s * q[0] : s * ((k == l ? q[k] : 0.0) - q[k] * q[l]);
+                const double *xa = Xa + (size_t)i * P1;
+                double *mi = M + (size_t)i * P1;
+                for (int a = 0; a < P1; a++) mi[a] = c * xa[a];
+            }
+            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P1, P1, n, 1.0, Xa, P1, M, P1, 0.0,
+                        blk, P1);
+            for (int a = 0; a < P1; a++)
+                memcpy(H + (size_t)(k * P1 + a) * D + l * P1, blk + (size_t)a * P1,
+                       sizeof(double) * (size_t)P1);
+        }
+    for (int r = 0; r < nrow; r++)
+        for (int j = 0; j < p; j++) H[(size_t)(r * P1 + j) * D + r * P1 + j] += 1.0;
 }
 
 /* In-place Cholesky of the lower triangle of A (D x D) and solve A x = b into x. Returns 0 if
@@ -192,7 +206,7 @@ int plr_objective(const double *X, const int *y, const double *sw, int n, int p,
     H19_TRY(check_inputs("plr_objective", X, y, sw, n, p, nclass, C, 0));
     double *zq = h19_malloc(sizeof(double) * 2 * (size_t)(nclass + 1));
     if (!zq) return H19_ENOMEM;
-    eval_all(X, y, sw, n, p, nclass, C, theta, f, grad, NULL, zq, zq + nclass + 1);
+    eval_fg(X, y, sw, n, p, nclass, C, theta, f, grad, zq, zq + nclass + 1);
     free(zq);
     return H19_OK;
 }
@@ -204,20 +218,28 @@ int plr_fit_w(const double *X, const int *y, const double *sw, int n, int p, int
     H19_TRY(check_inputs("plr_fit", X, y, sw, n, p, nclass, C, 1));
     int nrow = nclass == 2 ? 1 : nclass, P1 = p + 1, D = nrow * P1;
     size_t nd = (size_t)D;
-    double *buf = h19_malloc(sizeof(double) * (nd * nd + 5 * nd + 2 * (size_t)(nclass + 1)));
+    size_t nP1 = (size_t)n * (size_t)P1;
+    double *buf = h19_malloc(sizeof(double) * (nd * nd + 5 * nd + 2 * (size_t)(nclass + 1) + 2 * nP1 +
+                                              (size_t)n * nclass + (size_t)P1 * P1));
     if (!buf) return H19_ENOMEM;
     double *H = buf, *th = H + nd * nd, *g = th + nd, *d = g + nd, *tn = d + nd, *gn = tn + nd;
-    double *z = gn + nd, *q = z + nclass + 1;
+    double *z = gn + nd, *q = z + nclass + 1, *Xa = q + nclass + 1, *M = Xa + nP1, *Q = M + nP1;
+    double *blk = Q + (size_t)n * nclass;
+    for (int i = 0; i < n; i++) { /* the augmented design [X, 1] for the Hessian's dgemm */
+        memcpy(Xa + (size_t)i * P1, X + (size_t)i * p, sizeof(double) * (size_t)p);
+        Xa[(size_t)i * P1 + p] = 1.0;
+    }
     for (int i = 0; i < D; i++) th[i] = 0.0; /* sklearn's lbfgs also starts at 0 */
     /* Stop when the gradient of sklearn's scaling (ours / C) is <= 1e-10 * max(1/C, 1). */
     const double gtol = 1e-10 * (C > 1.0 ? C : 1.0);
     int rc = H19_OK, it;
     double f, gmax = INFINITY;
-    eval_all(X, y, sw, n, p, nclass, C, th, &f, g, H, z, q);
+    eval_fg(X, y, sw, n, p, nclass, C, th, &f, g, z, q);
     for (it = 0; it < 200; it++) {
         gmax = 0.0;
         for (int i = 0; i < D; i++) gmax = fabs(g[i]) > gmax ? fabs(g[i]) : gmax;
         if (gmax <= gtol) break;
+        hessian(Xa, sw, n, p, nclass, C, th, H, Q, M, blk);
         if (nrow > 1) /* add u u^T on the intercepts (see the file comment) */
             for (int k = 0; k < nrow; k++)
                 for (int l = 0; l <= k; l++) H[(size_t)(k * P1 + p) * D + l * P1 + p] += 1.0 / nrow;
@@ -236,7 +258,7 @@ int plr_fit_w(const double *X, const int *y, const double *sw, int n, int p, int
         int ok = 0;
         for (int ls = 0; ls < 60; ls++) {
             for (int i = 0; i < D; i++) tn[i] = th[i] + t * d[i];
-            eval_all(X, y, sw, n, p, nclass, C, tn, &fn, NULL, NULL, z, q);
+            eval_fg(X, y, sw, n, p, nclass, C, tn, &fn, NULL, z, q);
             if (isfinite(fn) && fn <= f + 1e-4 * t * gd + 1e-15 * fabs(f)) {
                 ok = 1;
                 break;
@@ -245,7 +267,7 @@ int plr_fit_w(const double *X, const int *y, const double *sw, int n, int p, int
         }
         if (!ok) break; /* no representable decrease: at the rounding floor */
         memcpy(th, tn, sizeof(double) * nd);
-        eval_all(X, y, sw, n, p, nclass, C, th, &f, g, H, z, q);
+        eval_fg(X, y, sw, n, p, nclass, C, th, &f, g, z, q);
     }
     if (rc == H19_OK) {
         gmax = 0.0;

@@ -96,13 +96,22 @@ int ev_svg_roc_fp(FILE *f, const ev_roc_curve *curves, int ncurves, const char *
             fprintf(f, "%s%.2f %.2f", i ? " L" : "M", sx(cv->fpr[i]), sy(cv->tpr[i]));
         fputs("\"/>\n", f);
     }
-    /* Legend, bottom right inside the plot. */
+    /* Legend, bottom right inside the plot; its left edge moves left for long labels (text
+     * width estimated at 6.6 px per character of 12 px Helvetica; the CI part is ~22 chars). */
+    size_t maxlen = 0;
+    for (int c = 0; c < ncurves; c++) {
+        size_t l = (curves[c].label ? strlen(curves[c].label) : 0) + 10 +
+                   (isfinite(curves[c].lo) && isfinite(curves[c].hi) ? 16 : 0);
+        maxlen = l > maxlen ? l : maxlen;
+    }
+    double tx = sx(1.0) - 10.0 - 6.6 * (double)maxlen;
+    if (tx < sx(0.0) + 40.0) tx = sx(0.0) + 40.0;
     double ly = sy(0) - 14.0 - 18.0 * (ncurves - 1);
     for (int c = 0; c < ncurves; c++, ly += 18.0) {
         const ev_roc_curve *cv = &curves[c];
         fprintf(f, "<line x1=\"%.2f\" y1=\"%.2f\" x2=\"%.2f\" y2=\"%.2f\" stroke=\"%s\" stroke-width=\"3\"/>\n",
-                sx(0.36), ly - 4, sx(0.41), ly - 4, palette[c % (int)(sizeof palette / sizeof *palette)]);
-        fprintf(f, "<text x=\"%.2f\" y=\"%.2f\" font-size=\"12\">", sx(0.43), ly);
+                tx - 30, ly - 4, tx - 8, ly - 4, palette[c % (int)(sizeof palette / sizeof *palette)]);
+        fprintf(f, "<text x=\"%.2f\" y=\"%.2f\" font-size=\"12\">", tx, ly);
         put_esc(f, cv->label ? cv->label : "");
         if (isfinite(cv->auc)) fprintf(f, " AUC %.3f", cv->auc);
         if (isfinite(cv->lo) && isfinite(cv->hi)) fprintf(f, " (%.3f\xe2\x80\x93%.3f)", cv->lo, cv->hi);
@@ -129,7 +138,7 @@ int ev_svg_confusion_fp(FILE *f, const long *cm, int K, const char *const *label
     for (int i = 0; i < K * K; i++)
         if (cm[i] < 0) return h19_fail(H19_EARG, "svg.c:ev_svg_confusion: cm[%d] = %ld < 0", i, cm[i]);
     const int cell = 90, x0 = 130, y0 = 70;
-    int W = x0 + K * cell + 30, H = y0 + K * cell + 60;
+    int W = x0 + K * cell + 30, H = y0 + K * cell + 24;
     fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
                "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"%d\" height=\"%d\" "
                "viewBox=\"0 0 %d %d\" font-family=\"Helvetica, Arial, sans-serif\">\n", W, H, W, H);

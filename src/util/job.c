@@ -198,7 +198,14 @@ static int parse(h19_job *j)
     H19_TRY(cfg_str(d, dnn, "model", "configs/models/cf_dnn.yaml", 0, &j->cf_dnn_model));
     H19_TRY(cfg_double(d, dnn, "val_fraction", 0.1, 0.0, 0.5, &j->val_fraction));
     H19_TRY(cfg_int(d, dnn, "ensemble", 1, 1, 64, &j->ensemble));
+    bool bal = true;
+    H19_TRY(cfg_bool(d, dnn, "balance", true, &bal));
+    j->balance = bal;
     j->cf_dnn_node = dnn; /* remaining keys: training hyperparameters, read by nn_hyper_read */
+
+    cfg_node *lr = cfg_map(d, d->root, "cf_lr", 0, &rc);
+    if (rc) return rc;
+    H19_TRY(cfg_double(d, lr, "C", 0.1, 1e-8, 1e8, &j->lr_C));
 
     cfg_node *plr = cfg_map(d, d->root, "plr", 0, &rc);
     if (rc) return rc;
