@@ -5,7 +5,7 @@
  *     nn_layer_spec L[] = { NN_DENSE_(64), NN_RELU_, NN_DROPOUT_(0.3f),
  *                           NN_DENSE_(3), NN_SOFTMAX_CE_ };
  *     nn_net *net;
- *     if (nn_net_create(&net, 1, 1, ncf, L, 5)) { report h19_errmsg(); }
+ *     if (nn_net_create(&net, 1, 1, ncf, L, 5, 64)) { report h19_errmsg(); }   // max_batch 64
  *     nn_net_init(net, seed, repeat, fold);               // He/Glorot from the keyed RNG
  *     nn_hyper h = nn_hyper_default();  h.epochs = 200;  h.patience = 20;
  *     nn_key k = { seed, repeat, fold };
@@ -229,7 +229,9 @@ typedef struct {
  * comm: the data-parallel group (MPI_COMM_SELF or MPI not initialised = local). Every rank of comm
  * must pass the same arguments and data; each computes the micro-batches j with j % size == rank
  * and the fixed-point sum is reduced with one MPI_Allreduce per step.
- * The net must have been initialised (nn_net_init) unless a checkpoint is resumed.
+ * The net must have been initialised (nn_net_init) unless a checkpoint is resumed. For nets
+ * without convolutions and < 2^20 parameters, OpenBLAS runs on one thread during the call
+ * (restored on return; the caller must not run BLAS concurrently from other threads).
  * Returns H19_OK, H19_ESTOP (stop requested: checkpoint written if ckpt_path), H19_EARG,
  * H19_ESTATE (training diverged: NaN or fixed-point overflow), H19_EIO/H19_EFORMAT (checkpoint),
  * H19_EMPI, H19_ENOMEM. X, y, Xval, yval are borrowed. */
