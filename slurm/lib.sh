@@ -1,0 +1,147 @@
+# lib.sh — what every hust19 sbatch script shares (sourced; docs/slurm.md, docs/cluster.md).
+#
+#   h19_stage_setup            threads per rank, the binary, the launcher; logs the job's identity
+#   h19_run ARGS...            run `hust19 ARGS...` as the job's MPI step, forwarding the
+#                              preemption signal to it; exit code 75 -> scontrol requeue
+#   h19_yaml_get FILE KEY      a scalar of a job file (`a.b.c`), for campaign.sh
+#
+# Settings (environment; campaign.sh sets them):
+#   HUST19            the hust19 binary (default: hust19 on PATH, else ./build/bin/hust19)
+#   HUST19_LAUNCHER   mpirun (default) | srun | none
+#                       mpirun  Open MPI's mpirun inside the allocation (-np $SLURM_NTASKS)
+#                       srun    srun --mpi=pmix (Debian's Open MPI has PMIx but no PMI-1/PMI-2:
+#                               plain srun and --mpi=pmi2 fail with "OMPI was not built with
+#                               SLURM's PMI support"); --cpus-per-task is repeated for the step
+#                               because srun >= 22.05 does not inherit it from sbatch
+#                       none    one process, no launcher (a one-task job)
+#   HUST19_MPIRUN_ARGS  extra mpirun options (default: --bind-to none, so a rank's BLAS threads
+#                       may use every CPU SLURM gave it)
+#   HUST19_SRUN_ARGS    extra srun options
+#   HUST19_NO_REQUEUE=1 on exit 75 do not requeue (leave it to the user)
+#
+# Signals: sbatch --signal=B:USR1@T sends USR1 to this batch shell only, T seconds before the time
+# limit (up to 60 s early). Bash runs a trap only when the foreground command returns, so the step
+# runs in the background and the script waits on it; the trap passes USR1 on to the launcher, which
+# forwards it to every rank (mpirun and srun both forward USR1). hust19 then finishes its current
+# task, saves it, and every rank exits 75.
+
+H19_EXIT_REQUEUE=75
+
+h19_log() { printf '[slurm %s %s] %s\n' "${SLURM_JOB_ID:-nojob}${SLURM_ARRAY_TASK_ID:+[$SLURM_ARRAY_TASK_ID]}" "$(date -u +%H:%M:%S)" "$*" >&2; }
+
+h19_stage_setup() {
+    # One BLAS/OpenMP thread per CPU of the task: SLURM_CPUS_PER_TASK is set only when
+    # --cpus-per-task was given. hust19 reads HUST19_THREADS first (dist_choose_blas_threads).
+    local c=${SLURM_CPUS_PER_TASK:-1}
+    export HUST19_THREADS=$c OMP_NUM_THREADS=$c
+    if [ -z "${HUST19:-}" ]; then
+        if command -v hust19 >/dev/null; then HUST19=$(command -v hust19); else HUST19=$PWD/build/bin/hust19; fi
+    fi
+    export HUST19
+    [ -x "$HUST19" ] || { h19_log "hust19 binary '$HUST19' not found (set HUST19)"; exit 1; }
+    HUST19_LAUNCHER=${HUST19_LAUNCHER:-mpirun}
+    case "$HUST19_LAUNCHER" in
+    mpirun | srun | none) ;;
+    *) h19_log "HUST19_LAUNCHER must be mpirun, srun or none (got '$HUST19_LAUNCHER')"; exit 2 ;;
+    esac
+    h19_log "job ${SLURM_JOB_NAME:-?} on ${SLURM_JOB_NODELIST:-?}: ntasks=${SLURM_NTASKS:-1}" \
+        "cpus/task=$c launcher=$HUST19_LAUNCHER restart=${SLURM_RESTART_COUNT:-0}"
+}
+
+# The launcher prefix for one MPI step over the whole allocation.
+h19_launcher_cmd() {
+    local n=${SLURM_NTASKS:-1} c=${SLURM_CPUS_PER_TASK:-1}
+    case "$HUST19_LAUNCHER" in
+    mpirun)
+        # mpirun reads the allocation from SLURM (nodes, slots); -np makes the world size explicit
+        # so dist_check_slurm() can compare it with SLURM_NTASKS.
+        # shellcheck disable=SC2206
+        H19_CMD=(mpirun -np "$n" ${HUST19_MPIRUN_ARGS:---bind-to none}) ;;
+    srun)
+        # shellcheck disable=SC2206
+        H19_CMD=(srun --mpi=pmix --ntasks="$n" --cpus-per-task="$c" --kill-on-bad-exit=0 ${HUST19_SRUN_ARGS:-}) ;;
+    none)
+        H19_CMD=() ;;
+    esac
+}
+
+_h19_step_pid=
+_h19_signalled=0
+_h19_forward() {
+    _h19_signalled=1
+    if [ -n "$_h19_step_pid" ] && kill -0 "$_h19_step_pid" 2>/dev/null; then
+        h19_log "SIG$1: forwarding to the step (pid $_h19_step_pid); it checkpoints and exits $H19_EXIT_REQUEUE"
+        kill -s "$1" "$_h19_step_pid" 2>/dev/null
+    fi
+}
+
+# Run hust19 as the step; returns only on success (exit 0); otherwise exits the script with the
+# step's code, after `scontrol requeue` when that code is 75.
+h19_run() {
+    h19_launcher_cmd
+    local rc
+    h19_log "step: ${H19_CMD[*]} $HUST19 $*"
+    trap '_h19_forward USR1' USR1
+    trap '_h19_forward TERM' TERM
+    "${H19_CMD[@]}" "$HUST19" "$@" &
+    _h19_step_pid=$!
+    # A trap interrupts `wait` (status > 128) while the step runs on: wait again until the step
+    # itself has ended; bash keeps the exit status of a finished background job for `wait PID`.
+    while :; do
+        _h19_signalled=0
+        wait "$_h19_step_pid"
+        rc=$?
+        [ "$_h19_signalled" = 1 ] || break
+    done
+    trap - USR1 TERM
+    _h19_step_pid=
+    if [ "$rc" = 0 ]; then
+        h19_log "step done: hust19 $1"
+        return 0
+    fi
+    if [ "$rc" = "$H19_EXIT_REQUEUE" ]; then
+        if [ -n "${SLURM_JOB_ID:-}" ] && [ "${HUST19_NO_REQUEUE:-0}" != 1 ]; then
+            h19_log "hust19 $1 exited $rc (checkpointed): scontrol requeue $SLURM_JOB_ID"
+            if scontrol requeue "$SLURM_JOB_ID"; then
+                h19_log "requeued; the next run resumes from the checkpoint"
+            else
+                h19_log "scontrol requeue failed: resubmit this script to resume"
+            fi
+        else
+            h19_log "hust19 $1 exited $rc (checkpointed): re-run to resume"
+        fi
+        exit "$rc"
+    fi
+    h19_log "hust19 $1 failed with exit code $rc"
+    exit "$rc"
+}
+
+# ---- a tiny reader for the block-style YAML of job files -----------------------------------------
+# h19_yaml_get FILE a.b.c prints the scalar at that path (quotes and trailing comments removed;
+# a flow list like [x, y] is printed as written), or nothing; exit 0 if the key exists. Enough for
+# the keys campaign.sh reads (job.name, job.results, cv.repeats, slurm.*); hust19 itself parses the
+# file with libyaml.
+h19_yaml_get() {
+    awk -v want="$2" '
+    function strip(s) {
+        sub(/^[ \t]+/, "", s)
+        if (s ~ /^"/) { s = substr(s, 2); sub(/".*$/, "", s); return s }
+        if (s ~ /^'\''/) { s = substr(s, 2); sub(/'\''.*$/, "", s); return s }
+        sub(/[ \t]+#.*$/, "", s); sub(/[ \t]+$/, "", s); return s
+    }
+    /^[ \t]*(#|$)/ { next }
+    /^[ \t]*- / { next }
+    {
+        line = $0
+        match(line, /^ */); ind = RLENGTH
+        key = substr(line, ind + 1)
+        if (key !~ /^[^:]+:([ \t]|$)/) next
+        val = key; sub(/^[^:]+:/, "", val)
+        sub(/:.*$/, "", key); gsub(/^["'\'']|["'\'']$/, "", key)
+        while (depth > 0 && ind <= indent[depth]) depth--
+        depth++; indent[depth] = ind; name[depth] = key
+        path = name[1]; for (i = 2; i <= depth; i++) path = path "." name[i]
+        if (path == want) { print strip(val); found = 1; exit }
+    }
+    END { exit found ? 0 : 1 }' "$1"
+}
