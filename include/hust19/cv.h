@@ -34,6 +34,7 @@ typedef struct {
     int nsets;
     cv_set sets[JOB_MAX_OUTCOMES];
     int R, F, M;                /* repeats, folds, models */
+    uint64_t config_hash;       /* of everything that changes a task's result */
     int model[JOB_MAX_MODELS];
     int *fold[JOB_MAX_OUTCOMES];        /* [R][n] */
     double *score[JOB_MAX_OUTCOMES];    /* [M][R][n][K] out-of-fold probabilities */
@@ -51,9 +52,17 @@ int cv_sets_build(const h19_job *job, const cf_archive *a, const int *cohorts, i
                   cv_set *s);
 void cv_set_free(cv_set *s);
 
-/* Run every CV and validation task of the job (collective). */
-int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, int do_cv, int do_validate,
+/* What cv_run_all does. */
+enum {
+    CV_DO_CV = 1,        /* the CV tasks (all repeats, or only_repeat) */
+    CV_DO_VALIDATE = 2,  /* the cohort-validation tasks */
+    CV_FROM_REPEATS = 4, /* take the CV results from results/<job>/repeats/r<RRR>.h5 (hust19 merge) */
+};
+/* Run the job's tasks (collective). only_repeat >= 0 restricts the CV to that repeat. */
+int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, int what, int only_repeat,
                cv_run *run);
+/* Write the per-repeat file results/<job>/repeats/r<RRR>.h5 of repeat r (collective). */
+int cv_write_repeat(const h19_job *job, const cf_archive *a, const cv_run *run, int r);
 void cv_run_free(cv_run *run);
 
 /* Write results.h5 (collective), metrics.csv, metrics-detail.csv, validate.csv and cv.html (rank 0). */

@@ -21,7 +21,10 @@ static const char *HELP_CV =
     "(validate.outcomes: train on validate.train_cohorts, score validate.test_cohorts). Needs the archive\n"
     "written by 'hust19 ingest'. Tasks are spread over the MPI ranks; finished tasks are kept in\n"
     "results/<job>/tasks/ so an interrupted run resumes. Writes results/<job>/results.h5, metrics.csv,\n"
-    "metrics-detail.csv, validate.csv and cv.html. SIGUSR1/SIGTERM: finish the current task, exit 75.\n";
+    "metrics-detail.csv, validate.csv and cv.html. SIGUSR1/SIGTERM: finish the current task, exit 75.\n\n"
+    "  --repeat R   run only repeat R's CV tasks (a job-array task) and write\n"
+    "               results/<job>/repeats/rRRR.h5; 'hust19 merge JOB.yaml' combines the repeats into the\n"
+    "               same results as one 'hust19 cv' run, and runs the validation tasks.\n";
 
 /* The CF DNN's training hyperparameters: the model file's train: section, then the job's cf_dnn keys. */
 int cv_load_hyper(h19_job *job, nn_hyper *h)
@@ -35,7 +38,7 @@ int cv_load_hyper(h19_job *job, nn_hyper *h)
     return nn_hyper_read(&job->doc, job->cf_dnn_node, h);
 }
 
-int cv_stage(h19_job *job, int do_cv, int do_validate)
+int cv_stage(h19_job *job, int what, int only_repeat)
 {
     nn_hyper h;
     int rc = cv_load_hyper(job, &h);
@@ -52,18 +55,25 @@ int cv_stage(h19_job *job, int do_cv, int do_validate)
     rc = dist_agree(rc);
     if (rc) return rc;
     cv_run run;
-    rc = cv_run_all(job, &a, &h, do_cv, do_validate, &run);
-    if (!rc) rc = cv_write_results(job, &a, &run);
-    if (!rc) LOG_INFO("%s: results in %s/ (metrics.csv, results.h5, cv.html)", do_cv ? "cv" : "validate", job->outdir);
+    rc = cv_run_all(job, &a, &h, what, only_repeat, &run);
+    if (!rc && only_repeat >= 0) {
+        rc = cv_write_repeat(job, &a, &run, only_repeat);
+        if (!rc) LOG_INFO("cv: repeat %d in %s/repeats/r%03d.h5 (merge with 'hust19 merge %s')", only_repeat, job->outdir,
+                          only_repeat, job->file);
+    } else if (!rc) {
+        rc = cv_write_results(job, &a, &run);
+        if (!rc) LOG_INFO("results in %s/ (metrics.csv, results.h5, cv.html)", job->outdir);
+    }
     cv_run_free(&run);
     cf_archive_free(&a);
     return rc;
 }
 
-static int run_cmd(const char *name, int argc, char **argv, int do_cv, int do_validate)
+static int run_cmd(const char *name, int argc, char **argv, int what)
 {
+    static const char *const vopts[] = {"--repeat", NULL};
     cli_args a;
-    int rc = cli_parse(argc, argv, NULL, NULL, &a);
+    int rc = cli_parse(argc, argv, (what & CV_DO_CV) ? vopts : NULL, NULL, &a);
     if (rc) return cli_report(name, rc);
     if (a.help) {
         fputs(HELP_CV, stdout);
@@ -74,10 +84,21 @@ static int run_cmd(const char *name, int argc, char **argv, int do_cv, int do_va
     rc = job_load(&job, &a, a.pos[0]);
     if (rc) return cli_report(name, rc);
     rc = dist_check_slurm();
-    if (!rc) rc = cv_stage(&job, do_cv, do_validate);
+    int only = -1;
+    const char *rep = cli_opt(&a, "--repeat");
+    if (!rc && rep) {
+        char *end;
+        long v = strtol(rep, &end, 10);
+        if (*end || v < 0 || v > 100000) rc = h19_fail(H19_EARG, "--repeat '%s': expected a repeat number", rep);
+        only = (int)v;
+        what = CV_DO_CV; /* an array task: its repeat only, no validation */
+    }
+    if (!rc) rc = cv_stage(&job, what, only);
     job_free(&job);
     return cli_report(name, rc);
 }
 
-int cmd_cv(int argc, char **argv) { return run_cmd("cv", argc, argv, 1, 1); }
-int cmd_validate(int argc, char **argv) { return run_cmd("validate", argc, argv, 0, 1); }
+int cmd_cv(int argc, char **argv) { return run_cmd("cv", argc, argv, CV_DO_CV | CV_DO_VALIDATE); }
+int cmd_validate(int argc, char **argv) { return run_cmd("validate", argc, argv, CV_DO_VALIDATE); }
+/* `hust19 merge JOB`: the per-repeat files of a job array -> the final results (+ validation). */
+int cmd_merge(int argc, char **argv) { return run_cmd("merge", argc, argv, CV_FROM_REPEATS | CV_DO_VALIDATE); }

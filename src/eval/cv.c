@@ -451,8 +451,11 @@ void cv_run_free(cv_run *run)
     memset(run, 0, sizeof *run);
 }
 
-int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, int do_cv, int do_validate, cv_run *run)
+static int load_repeats(const h19_job *job, cv_run *run, uint64_t hash);
+
+int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, int what, int only_repeat, cv_run *run)
 {
+    int do_cv = (what & (CV_DO_CV | CV_FROM_REPEATS)) != 0, do_validate = (what & CV_DO_VALIDATE) != 0;
     memset(run, 0, sizeof *run);
     cv_ctx c = {job, a, h, NULL, 0, 0, 0, 0};
     int rc = nn_model_load(job->cf_dnn_model, cf_norm_width(&a->cat, &job->norm), 3, &c.C, &c.H, &c.W, &c.spec,
@@ -506,8 +509,29 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, int do_cv, 
         free(c.spec);
         return rc;
     }
+    if (only_repeat >= run->R) {
+        free(c.spec);
+        return h19_fail(H19_EARG, "--repeat %d: the job has cv.repeats = %d (repeats 0..%d)", only_repeat, run->R,
+                        run->R - 1);
+    }
     uint64_t hash = config_hash(job, h, run);
+    run->config_hash = hash;
+    /* CV tasks: all repeats, one repeat (an array task), or none (taken from the repeat files) */
     int64_t ncv = (int64_t)run->nsets * run->R * run->F, ntask = ncv + (int64_t)run->nval * run->VR;
+    int64_t per_repeat = run->F;
+    if (what & CV_FROM_REPEATS) {
+        rc = dist_rank() == 0 ? load_repeats(job, run, hash) : H19_OK;
+        rc = dist_agree(rc);
+        if (rc) {
+            free(c.spec);
+            return rc;
+        }
+        ntask -= ncv;
+        ncv = 0;
+    } else if (only_repeat >= 0) {
+        ncv = (int64_t)run->nsets * per_repeat;
+        ntask = ncv;
+    }
     dist_queue q;
     rc = dist_queue_create(&q, ntask);
     if (rc) {
@@ -525,7 +549,12 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, int do_cv, 
         int kind = t >= ncv;
         int s, r, f = 0;
         cv_set *tr_set, *te_set;
-        if (!kind) {
+        if (!kind && only_repeat >= 0 && !(what & CV_FROM_REPEATS)) {
+            s = (int)(t / per_repeat);
+            r = only_repeat;
+            f = (int)(t % per_repeat);
+            tr_set = te_set = &run->sets[s];
+        } else if (!kind) {
             s = (int)(t / (run->R * run->F));
             r = (int)(t / run->F % run->R);
             f = (int)(t % run->F);
@@ -629,4 +658,98 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, int do_cv, 
         if (!rc) rc = dist_merge_f64(run->vthr[s], (size_t)M * (size_t)run->VR * (size_t)T->K * 2);
     }
     return rc;
+}
+
+/* ---- per-repeat files (job arrays) -------------------------------------------------------------- */
+
+static void repeat_path(char *buf, size_t n, const h19_job *job, int r)
+{
+    snprintf(buf, n, "%s/repeats/r%03d.h5", job->outdir, r);
+}
+
+int cv_write_repeat(const h19_job *job, const cf_archive *a, const cv_run *run, int r)
+{
+    (void)a;
+    char path[1200];
+    snprintf(path, sizeof path, "%s/repeats", job->outdir);
+    int rc = dist_rank() == 0 ? h19_mkdir_p(path) : H19_OK;
+    rc = dist_agree(rc);
+    if (rc) return rc;
+    repeat_path(path, sizeof path, job, r);
+    h5_file f;
+    H19_TRY(h5_create(&f, path, MPI_COMM_WORLD, "hust19-repeat", 1));
+    rc = h5_attr_i64(&f, "", "repeat", r);
+    if (!rc) rc = h5_attr_i64(&f, "", "config_hash", (int64_t)run->config_hash);
+    int M = run->M;
+    for (int s = 0; s < run->nsets && !rc; s++) {
+        const cv_set *S = &run->sets[s];
+        char ds[400];
+        int64_t own = dist_rank() == 0 ? 1 : 0; /* one row each: rank 0 writes, the others join */
+        int64_t d1[2] = {1, S->n};
+        snprintf(ds, sizeof ds, "/%s/fold", job->outcomes[S->outcome].name);
+        rc = h5_write(&f, ds, H5T_NATIVE_INT32, 2, d1, 0, own, run->fold[s] + (size_t)r * (size_t)S->n, 0);
+        for (int m = 0; m < M && !rc; m++) {
+            int64_t d3[3] = {1, S->n, S->K};
+            snprintf(ds, sizeof ds, "/%s/%s/score", job->outcomes[S->outcome].name, job_model_names[run->model[m]]);
+            rc = h5_write(&f, ds, H5T_NATIVE_DOUBLE, 3, d3, 0, own,
+                          run->score[s] + ((size_t)m * (size_t)run->R + (size_t)r) * (size_t)S->n * (size_t)S->K, 0);
+            int64_t d4[4] = {1, run->F, S->K, 2};
+            snprintf(ds, sizeof ds, "/%s/%s/threshold", job->outcomes[S->outcome].name, job_model_names[run->model[m]]);
+            if (!rc)
+                rc = h5_write(&f, ds, H5T_NATIVE_DOUBLE, 4, d4, 0, own,
+                              run->thr[s] + ((size_t)m * (size_t)run->R + (size_t)r) * (size_t)run->F * (size_t)S->K * 2, 0);
+        }
+    }
+    rc = dist_agree(rc);
+    if (rc) {
+        h5_abort(&f);
+        return rc;
+    }
+    return h5_commit(&f);
+}
+
+static int load_repeats(const h19_job *job, cv_run *run, uint64_t hash)
+{
+    int M = run->M;
+    for (int r = 0; r < run->R; r++) {
+        char path[1200];
+        repeat_path(path, sizeof path, job, r);
+        if (!h19_file_exists(path))
+            return h19_fail(H19_ESTATE, "%s: repeat %d is not done: run 'hust19 cv %s --repeat %d' first", path, r,
+                            job->file, r);
+        h5_file f;
+        H19_TRY(h5_open(&f, path, MPI_COMM_SELF, "hust19-repeat", 1));
+        int64_t hv = 0;
+        int rc = h5_read_attr_i64(&f, "", "config_hash", &hv);
+        if (!rc && (uint64_t)hv != hash)
+            rc = h19_fail(H19_ESTATE, "%s was made with another configuration of %s: re-run 'hust19 cv %s --repeat %d'",
+                          path, job->file, job->file, r);
+        for (int s = 0; s < run->nsets && !rc; s++) {
+            const cv_set *S = &run->sets[s];
+            char ds[400];
+            for (int m = 0; m < M && !rc; m++) {
+                for (int part = 0; part < 2 && !rc; part++) {
+                    snprintf(ds, sizeof ds, "/%s/%s/%s", job->outcomes[S->outcome].name, job_model_names[run->model[m]],
+                             part ? "threshold" : "score");
+                    int nd;
+                    int64_t dims[4];
+                    double *buf = NULL;
+                    rc = h5_read(&f, ds, H5T_NATIVE_DOUBLE, &nd, dims, (void **)&buf);
+                    size_t want = part ? (size_t)run->F * (size_t)S->K * 2 : (size_t)S->n * (size_t)S->K;
+                    size_t got = 1;
+                    for (int q = 0; !rc && q < nd; q++) got *= (size_t)dims[q];
+                    if (!rc && got != want) rc = h19_fail(H19_EFORMAT, "%s: %s has the wrong shape", path, ds);
+                    if (!rc) {
+                        double *dst = part ? run->thr[s] + ((size_t)m * (size_t)run->R + (size_t)r) * want
+                                           : run->score[s] + ((size_t)m * (size_t)run->R + (size_t)r) * want;
+                        memcpy(dst, buf, sizeof(double) * want);
+                    }
+                    free(buf);
+                }
+            }
+        }
+        h5_close(&f);
+        if (rc) return rc;
+    }
+    return H19_OK;
 }

@@ -253,10 +253,10 @@ static int write_html(const h19_job *job, const cv_run *run)
             job->name);
     fprintf(f, "<h1>hust19 — %s</h1>\n<p>Job file <code>", job->name);
     html_escape(f, job->file);
-    fprintf(f, "</code>, seed %llu, %d × %d-fold stratified cross-validation, %d ranks. Metrics are means over "
+    fprintf(f, "</code>, seed %llu, %d × %d-fold stratified cross-validation. Metrics are means over "
                "repeats of out-of-fold predictions at the Youden threshold chosen on each fold's training scores; "
                "AUC 95%% CI by DeLong. Thresholds, SDs and the sensitive threshold: <code>metrics-detail.csv</code>.</p>\n",
-            (unsigned long long)job->seed, run->R, run->F, dist_size());
+            (unsigned long long)job->seed, run->R, run->F);
     int rc = H19_OK;
     char path[1200];
     if (run->nsets) {
