@@ -27,7 +27,12 @@
 
 H19_EXIT_REQUEUE=75
 
-h19_log() { printf '[slurm %s %s] %s\n' "${SLURM_JOB_ID:-nojob}${SLURM_ARRAY_TASK_ID:+[$SLURM_ARRAY_TASK_ID]}" "$(date -u +%H:%M:%S)" "$*" >&2; }
+# Log lines name the job as squeue does: JOBID, or ARRAYID_TASK for an array task.
+h19_log() {
+    local id=${SLURM_JOB_ID:-nojob}
+    [ -z "${SLURM_ARRAY_TASK_ID:-}" ] || id=${SLURM_ARRAY_JOB_ID:-$id}_$SLURM_ARRAY_TASK_ID
+    printf '[slurm %s %s] %s\n' "$id" "$(date -u +%H:%M:%S)" "$*" >&2
+}
 
 h19_stage_setup() {
     # One BLAS/OpenMP thread per CPU of the task: SLURM_CPUS_PER_TASK is set only when

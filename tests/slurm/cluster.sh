@@ -7,7 +7,10 @@
 #   slurm_down           cancel this cluster's jobs, stop exactly the daemons slurm_up started
 #                        (by PID file, after checking /proc/PID/comm), copy their logs to LOGDIR
 #   slurm_wait_job JOBID TIMEOUT   poll squeue every 0.5 s until the job has left the queue
+#   slurm_test_start LOGDIR        slurm_up for a test: exit 77 if it cannot start, slurm_down
+#                                  on exit (trap EXIT) or when the test is killed (watchdog)
 #
+# The functions are safe under `set -euo pipefail`.
 # or as a command: bash tests/slurm/cluster.sh up LOGDIR  /  down  (prints the SLURM_CONF to use).
 #
 # Everything is private to one instance, so several can run at once (CTest -j2, other checkouts):
@@ -45,7 +48,7 @@ _slurm_install() {
 # A TCP port nobody listens on, with the next one free too (slurmctld, slurmd).
 _slurm_free_port_pair() {
     local used p tries
-    used=$(ss -Htan 2>/dev/null | awk '{n=split($4,a,":"); print a[n]}' | sort -u)
+    used=$(ss -Htan 2>/dev/null | awk '{n=split($4,a,":"); print a[n]}' | sort -u) || true
     for tries in $(seq 1 200); do
         p=$((20000 + (RANDOM * 32768 + RANDOM) % 40000))
         if ! grep -qx "$p" <<<"$used" && ! grep -qx "$((p + 1))" <<<"$used"; then
@@ -170,14 +173,14 @@ EOF
 _slurm_stop_daemon() { # pidfile comm
     local pid i
     pid=$(_slurm_pid_of "$1" "$2") || return 0
-    kill -TERM "$pid" 2>/dev/null
+    kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 1 75); do
         [ -d "/proc/$pid" ] || return 0
         [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] || return 0
         sleep 0.2
     done
     _slurm_log "$2 ($pid) ignored TERM; killing it"
-    kill -KILL "$pid" 2>/dev/null
+    kill -KILL "$pid" 2>/dev/null || true
 }
 
 slurm_down() {
@@ -186,10 +189,10 @@ slurm_down() {
     if [ -n "${SLURM_CONF:-}" ] && _slurm_pid_of "$d/slurmctld.pid" slurmctld >/dev/null; then
         # Only this cluster's jobs: SLURM_CONF points the clients at our private slurmctld.
         local jobs
-        jobs=$(squeue -h -o %A 2>/dev/null | tr '\n' ' ')
+        jobs=$(squeue -h -o %A 2>/dev/null | tr '\n' ' ') || true
         if [ -n "${jobs// /}" ]; then
             # shellcheck disable=SC2086
-            scancel $jobs 2>/dev/null
+            scancel $jobs 2>/dev/null || true
             for i in $(seq 1 100); do
                 [ -z "$(squeue -h -o %A 2>/dev/null)" ] && break
                 sleep 0.2
@@ -201,8 +204,8 @@ slurm_down() {
     _slurm_stop_daemon "$d/munge/pid" munged
     if [ -n "$H19_SLURM_LOGDIR" ]; then
         mkdir -p "$H19_SLURM_LOGDIR/daemons"
-        cp "$d"/log/*.log "$d/slurm.conf" "$H19_SLURM_LOGDIR/daemons/" 2>/dev/null
-        cp "$d/munge/log" "$H19_SLURM_LOGDIR/daemons/munged.log" 2>/dev/null
+        cp "$d"/log/*.log "$d/slurm.conf" "$H19_SLURM_LOGDIR/daemons/" 2>/dev/null || true
+        cp "$d/munge/log" "$H19_SLURM_LOGDIR/daemons/munged.log" 2>/dev/null || true
     fi
     case "$d" in /tmp/h19slurm.*) rm -rf "$d" ;; esac
     H19_SLURM_DIR=
@@ -217,6 +220,37 @@ slurm_wait_job() { # jobid timeout_seconds
     done
     _slurm_log "job $jid still queued after ${t}s: $(squeue -h -j "$jid" -o '%A %T %r' 2>&1)"
     return 1
+}
+
+# For a test script: start the cluster (exit 77 if SLURM cannot start here), stop it on any exit
+# (trap EXIT), and also if the test is killed outright (a CTest timeout): a watchdog subshell
+# polls the test's PID and runs slurm_down when it is gone.
+slurm_test_start() { # LOGDIR
+    local rc=0
+    slurm_up "$1" || rc=$?
+    if [ $rc != 0 ]; then
+        slurm_down
+        if [ $rc = 77 ]; then
+            echo "SKIP: a private single-node SLURM cannot start on this machine (see above)"
+            exit 77
+        fi
+        exit "$rc"
+    fi
+    local me=$$
+    (
+        trap '' INT TERM HUP
+        while [ -d "/proc/$me" ]; do sleep 1; done
+        slurm_down
+    ) </dev/null >/dev/null 2>&1 &
+    H19_SLURM_WATCHDOG=$!
+    disown "$H19_SLURM_WATCHDOG" 2>/dev/null || true # no "Killed" notice when we stop it
+    trap '_slurm_test_end' EXIT
+}
+_slurm_test_end() {
+    local rc=$?
+    [ -z "${H19_SLURM_WATCHDOG:-}" ] || kill -KILL "$H19_SLURM_WATCHDOG" 2>/dev/null # it ignores TERM
+    slurm_down
+    exit $rc
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
