@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # campaign.sh — submit a whole hust19 job to SLURM as a chain of dependent batch jobs:
 #
-#   ingest ─► [train slice-cnn ─► infer ─► train patient-cnn]  (only if the job has those sections)
+#   [synth] ─► ingest ─► [train slice-cnn ─► infer ─► [train patient-cnn]]
 #          ─► cv as a job array, one task per repeat (--array=0-(R-1)%P, hust19 cv JOB --repeat r)
-#          ─► merge (hust19 merge JOB: validation + results.h5, metrics.csv, cv.html)
+#          ─► merge and report (hust19 merge JOB: validation + results.h5, metrics.csv, cv.html;
+#             then hust19 stats JOB if the job has stats:, then hust19 report JOB)
+# Bracketed stages run only when the job configures them, as `hust19 run` decides: synth if it has
+# synth:, the CNN stages if it has slice_cnn: (or ct:), patient-cnn if it has patient_cnn:.
 #
 # usage: slurm/campaign.sh JOB.yaml [--set key=value]... [--slurm [stage.]key=value]...
 #                          [--launcher mpirun|srun|none] [--wait [SECONDS]] [--dry-run]
@@ -11,7 +14,7 @@
 #   --set k=v        passed to every hust19 stage (as `hust19 ... --set k=v`); also read here for
 #                    job.name, job.results and cv.repeats. `--set slurm.k=v` is the same as --slurm.
 #   --slurm k=v      a resource setting (below) for every stage, or stage.k=v for one stage
-#                    (stages: ingest, train, infer, patient, cv, merge)
+#                    (stages: synth, ingest, train, infer, patient, cv, merge)
 #   --launcher L     HUST19_LAUNCHER for every stage (default: slurm.launcher, else mpirun)
 #   --wait [S]       poll squeue every 0.5 s until the last job has left the queue (at most S s,
 #                    default 86400) and exit with its state: 0 if every job COMPLETED
@@ -114,6 +117,11 @@ have() { grep -qx "$1" <<<"$commands"; }
 for c in ingest cv merge; do
     have "$c" || { echo "campaign.sh: this hust19 has no '$c' command" >&2; exit 2; }
 done
+with_synth=0
+if has_section synth; then
+    with_synth=1
+    have synth || { echo "campaign.sh: $job has a synth section but this hust19 has no 'synth' command" >&2; exit 2; }
+fi
 with_ct=0
 if has_section ct || has_section slice_cnn; then
     with_ct=1
@@ -163,7 +171,13 @@ submit() {
     echo "$out"
 }
 
-id_ingest=$(submit ingest "" ingest.sbatch -- "$job" ${hust_sets[@]+"${hust_sets[@]}"})
+last=
+if [ $with_synth = 1 ]; then
+    id_synth=$(submit synth "" synth.sbatch -- "$job" ${hust_sets[@]+"${hust_sets[@]}"})
+    echo "synth   $id_synth"
+    last=$id_synth
+fi
+id_ingest=$(submit ingest "$last" ingest.sbatch -- "$job" ${hust_sets[@]+"${hust_sets[@]}"})
 echo "ingest  $id_ingest"
 last=$id_ingest
 if [ $with_ct = 1 ]; then
@@ -182,8 +196,12 @@ par=$(res cv array_parallel 4)
 id_cv=$(submit cv "$last" cv.sbatch --array="0-$((repeats - 1))%$par" --output="$logdir/cv-%A_%a.out" \
     -- "$job" ${hust_sets[@]+"${hust_sets[@]}"})
 echo "cv      $id_cv  (array 0-$((repeats - 1)), $par at once)"
-id_merge=$(submit merge "$id_cv" merge.sbatch -- "$job" ${hust_sets[@]+"${hust_sets[@]}"})
-echo "merge   $id_merge"
+post=()
+post_names=
+if has_section stats && have stats; then post+=(--then stats); post_names+=" stats"; fi
+if have report; then post+=(--then report); post_names+=" report"; fi
+id_merge=$(submit merge "$id_cv" merge.sbatch -- ${post[@]+"${post[@]}"} "$job" ${hust_sets[@]+"${hust_sets[@]}"})
+echo "merge   $id_merge  (then:${post_names:- nothing})"
 [ $dry = 1 ] && exit 0
 echo "logs in $logdir/; jobs in $jobs_file"
 

@@ -121,18 +121,51 @@ h19_run() {
     exit "$rc"
 }
 
-# ---- a tiny reader for the block-style YAML of job files -----------------------------------------
-# h19_yaml_get FILE a.b.c prints the scalar at that path (quotes and trailing comments removed;
-# a flow list like [x, y] is printed as written), or nothing; exit 0 if the key exists. Enough for
-# the keys campaign.sh reads (job.name, job.results, cv.repeats, slurm.*); hust19 itself parses the
-# file with libyaml.
+# ---- a tiny reader for job files ------------------------------------------------------------------
+# h19_yaml_get FILE a.b.c prints the scalar at that path (quotes and trailing comments removed; a
+# flow list like [x, y] is printed as written), or nothing; exit 0 if the key exists. Block maps
+# and one-line flow maps (`plr: {C: 1.0, inner_folds: 2}`) are both followed. Enough for the keys
+# campaign.sh reads (job.name, job.results, cv.repeats, slurm.*, which sections exist); hust19
+# itself parses the file with libyaml.
 h19_yaml_get() {
     awk -v want="$2" '
+    function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t]+$/, "", s); return s }
+    function unquote(s) {
+        s = trim(s)
+        if (s ~ /^".*"$/ || s ~ /^'\''.*'\''$/) s = substr(s, 2, length(s) - 2)
+        return s
+    }
     function strip(s) {
-        sub(/^[ \t]+/, "", s)
+        s = trim(s)
         if (s ~ /^"/) { s = substr(s, 2); sub(/".*$/, "", s); return s }
         if (s ~ /^'\''/) { s = substr(s, 2); sub(/'\''.*$/, "", s); return s }
-        sub(/[ \t]+#.*$/, "", s); sub(/[ \t]+$/, "", s); return s
+        sub(/[ \t]+#.*$/, "", s); return trim(s)
+    }
+    # The value of key (a.b) in a flow map "{k: v, ...}", or the string "\001" if absent.
+    function flowget(m, key,    body, i, c, depth, q, item, n, items, k, v, head, rest, j) {
+        m = trim(m); sub(/[ \t]+#[^}\]]*$/, "", m); m = trim(m)
+        if (m !~ /^\{.*\}$/) return "\001"
+        body = substr(m, 2, length(m) - 2); n = 0; depth = 0; q = ""; item = ""
+        for (i = 1; i <= length(body); i++) {
+            c = substr(body, i, 1)
+            if (q != "") { if (c == q) q = ""; item = item c; continue }
+            if (c == "\"" || c == "'\''") q = c
+            else if (c == "{" || c == "[") depth++
+            else if (c == "}" || c == "]") depth--
+            else if (c == "," && depth == 0) { items[++n] = item; item = ""; continue }
+            item = item c
+        }
+        if (trim(item) != "") items[++n] = item
+        head = key; rest = ""
+        if ((j = index(key, ".")) > 0) { head = substr(key, 1, j - 1); rest = substr(key, j + 1) }
+        for (i = 1; i <= n; i++) {
+            if (!match(items[i], /:([ \t]|$)/)) continue
+            k = unquote(substr(items[i], 1, RSTART - 1)); v = substr(items[i], RSTART + 1)
+            if (k != head) continue
+            if (rest == "") return unquote(v)
+            return flowget(v, rest)
+        }
+        return "\001"
     }
     /^[ \t]*(#|$)/ { next }
     /^[ \t]*- / { next }
@@ -142,11 +175,15 @@ h19_yaml_get() {
         key = substr(line, ind + 1)
         if (key !~ /^[^:]+:([ \t]|$)/) next
         val = key; sub(/^[^:]+:/, "", val)
-        sub(/:.*$/, "", key); gsub(/^["'\'']|["'\'']$/, "", key)
+        sub(/:.*$/, "", key); key = unquote(key)
         while (depth > 0 && ind <= indent[depth]) depth--
         depth++; indent[depth] = ind; name[depth] = key
         path = name[1]; for (i = 2; i <= depth; i++) path = path "." name[i]
         if (path == want) { print strip(val); found = 1; exit }
+        if (index(want, path ".") == 1 && trim(val) ~ /^\{/) {
+            r = flowget(val, substr(want, length(path) + 2))
+            if (r != "\001") { print r; found = 1; exit }
+        }
     }
     END { exit found ? 0 : 1 }' "$1"
 }

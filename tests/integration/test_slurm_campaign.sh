@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # it/slurm_campaign — the whole CF campaign through slurm/campaign.sh on a real (private,
-# single-node) SLURM: ingest -> cv as a job array (one task per repeat) -> merge, once with each
-# launcher (mpirun inside the allocation, srun --mpi=pmix). The results must be the same as one
-# direct `mpirun -np 2 hust19 cv` run: metrics/validation CSVs and cv.html byte for byte, results.h5
-# by h5diff (no tolerance: the merge is exact, include/hust19/dist.h). Also: an upstream failure
-# cancels the dependants (--kill-on-invalid-dep) and campaign.sh --wait reports it.
+# single-node) SLURM: ingest -> cv as a job array (one task per repeat) -> merge + report, once
+# with each launcher (mpirun inside the allocation, srun --mpi=pmix). The results must be the same
+# as one direct `mpirun -np 2 hust19 cv` run (+ hust19 report): metrics/validation CSVs, cv.html
+# and report.html byte for byte, results.h5 by h5diff (no tolerance: the merge is exact,
+# include/hust19/dist.h). Also: an upstream failure cancels the dependants
+# (--kill-on-invalid-dep) and campaign.sh --wait reports it.
 # Skips (77) only if the SLURM daemons cannot start here at all.
 set -euo pipefail
 S=$(mkdir -p "$1" && cd "$1" && pwd)
@@ -23,6 +24,7 @@ RED=(--set cv.repeats=2 --set cv.folds=3 --set "cv.models=[cf-lr]")
 # The reference: one MPI job, outside SLURM (HUST19_IGNORE_SLURM is not needed: SLURM_* unset).
 "$HUST19" ingest "$JOB" --set job.results="$S/direct" "${RED[@]}"
 "$HUST19_MPIEXEC" -np 2 --oversubscribe "$HUST19" cv "$JOB" --set job.results="$S/direct" "${RED[@]}"
+"$HUST19" report "$JOB" --set job.results="$S/direct" "${RED[@]}"
 D=$S/direct/ictcf-cf
 
 # The tiny YAML reader campaign.sh relies on.
@@ -55,7 +57,8 @@ for launcher in mpirun srun; do
         [ -s "$O/repeats/r00$r.h5" ] || fail "no repeats/r00$r.h5"
     done
     grep -q "ntasks=2" "$L"/merge-*.out || fail "merge did not get its 2 tasks"
-    for f in metrics.csv metrics-detail.csv validate.csv validate-detail.csv cv.html; do
+    grep -q "step done: hust19 report" "$L"/merge-*.out || fail "the merge job did not run the report"
+    for f in metrics.csv metrics-detail.csv validate.csv validate-detail.csv cv.html report.html; do
         cmp "$D/$f" "$O/$f" || fail "$launcher campaign: $f differs from the direct run"
     done
     h5diff "$D/results.h5" "$O/results.h5" || fail "$launcher campaign: results.h5 differs from the direct run"

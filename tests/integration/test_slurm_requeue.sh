@@ -2,8 +2,8 @@
 # it/slurm_requeue — preemption on a real (private, single-node) SLURM. The CF cv stage runs as
 # one 2-rank batch job (slurm/cv.sbatch). In its middle the test sends
 # `scancel --signal=USR1 --batch` (what `#SBATCH --signal=B:USR1@T` does before the time limit);
-# the batch script's trap forwards it to mpirun, the ranks finish their current task and exit 75,
-# the script runs `scontrol requeue`, and the second run (SLURM_RESTART_COUNT=1) reuses the saved
+# the batch script's trap forwards it to the launcher (mpirun or srun), the ranks finish their
+# current task and exit 75, the script runs `scontrol requeue`, and the second run (SLURM_RESTART_COUNT=1) reuses the saved
 # tasks ("N computed, M reused", M > 0) and completes. The results must equal an uninterrupted
 # direct `mpirun -np 2 hust19 cv` run: CSVs and cv.html byte for byte, results.h5 by h5diff.
 # Both launchers (mpirun, srun --mpi=pmix) forward the signal; HUST19_REQUEUE_LAUNCHERS=mpirun
