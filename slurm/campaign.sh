@@ -3,6 +3,7 @@
 #
 #   [synth] ─► ingest ─► [train slice-cnn ─► infer ─► [train patient-cnn]]
 #          ─► cv as a job array, one task per repeat (--array=0-(R-1)%P, hust19 cv JOB --repeat r)
+#             and beside it, if the job has validate:, hust19 validate JOB (the cohort validation)
 #          ─► merge and report (hust19 merge JOB: validation + results.h5, metrics.csv, cv.html;
 #             then hust19 stats JOB if the job has stats:, then hust19 report JOB)
 # Bracketed stages run only when the job configures them, as `hust19 run` decides: synth if it has
@@ -14,7 +15,7 @@
 #   --set k=v        passed to every hust19 stage (as `hust19 ... --set k=v`); also read here for
 #                    job.name, job.results and cv.repeats. `--set slurm.k=v` is the same as --slurm.
 #   --slurm k=v      a resource setting (below) for every stage, or stage.k=v for one stage
-#                    (stages: synth, ingest, train, infer, patient, cv, merge)
+#                    (stages: synth, ingest, train, infer, patient, cv, validate, merge)
 #   --launcher L     HUST19_LAUNCHER for every stage (default: slurm.launcher, else mpirun)
 #   --wait [S]       poll squeue every 0.5 s until the last job has left the queue (at most S s,
 #                    default 86400) and exit with its state: 0 if every job COMPLETED
@@ -196,11 +197,19 @@ par=$(res cv array_parallel 4)
 id_cv=$(submit cv "$last" cv.sbatch --array="0-$((repeats - 1))%$par" --output="$logdir/cv-%A_%a.out" \
     -- "$job" ${hust_sets[@]+"${hust_sets[@]}"})
 echo "cv      $id_cv  (array 0-$((repeats - 1)), $par at once)"
+# The cohort validation beside the array (merge reuses its saved tasks instead of running them
+# after the array: no serial tail).
+deps_merge=$id_cv
+if has_section validate && have validate; then
+    id_val=$(submit validate "$last" validate.sbatch -- "$job" ${hust_sets[@]+"${hust_sets[@]}"})
+    echo "validate $id_val  (beside the array)"
+    deps_merge=$id_cv:$id_val
+fi
 post=()
 post_names=
 if has_section stats && have stats; then post+=(--then stats); post_names+=" stats"; fi
 if have report; then post+=(--then report); post_names+=" report"; fi
-id_merge=$(submit merge "$id_cv" merge.sbatch -- ${post[@]+"${post[@]}"} "$job" ${hust_sets[@]+"${hust_sets[@]}"})
+id_merge=$(submit merge "$deps_merge" merge.sbatch -- ${post[@]+"${post[@]}"} "$job" ${hust_sets[@]+"${hust_sets[@]}"})
 echo "merge   $id_merge  (then:${post_names:- nothing})"
 [ $dry = 1 ] && exit 0
 echo "logs in $logdir/; jobs in $jobs_file"

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # it/slurm_campaign — the whole CF campaign through slurm/campaign.sh on a real (private,
-# single-node) SLURM: ingest -> cv as a job array (one task per repeat) -> merge + report, once
-# with each launcher (mpirun inside the allocation, srun --mpi=pmix). The results must be the same
-# as one direct `mpirun -np 2 hust19 cv` run (+ hust19 report): metrics/validation CSVs, cv.html
-# and report.html byte for byte, results.h5 by h5diff (no tolerance: the merge is exact,
-# include/hust19/dist.h). Also: an upstream failure cancels the dependants
-# (--kill-on-invalid-dep) and campaign.sh --wait reports it.
+# single-node) SLURM: ingest -> cv as a job array (one task per repeat) with the validation job
+# beside it -> merge + report, once with each launcher (mpirun inside the allocation, srun
+# --mpi=pmix). The results must be the same as one direct `mpirun -np 2 hust19 cv` run (+ hust19
+# report): metrics/validation CSVs, cv.html and report.html byte for byte, results.h5 by h5diff
+# (no tolerance: the merge is exact, include/hust19/dist.h). Also: an upstream failure cancels the
+# dependants (--kill-on-invalid-dep) and campaign.sh --wait reports it.
 # Skips (77) only if the SLURM daemons cannot start here at all.
 set -euo pipefail
 S=$(mkdir -p "$1" && cd "$1" && pwd)
@@ -58,6 +58,9 @@ for launcher in mpirun srun; do
     done
     grep -q "ntasks=2" "$L"/merge-*.out || fail "merge did not get its 2 tasks"
     grep -q "step done: hust19 report" "$L"/merge-*.out || fail "the merge job did not run the report"
+    # the validation ran beside the array; the merge reused its task instead of computing it
+    grep -q "step done: hust19 validate" "$L"/validate-*.out || fail "no validate job"
+    grep -q "cv: 1 tasks (0 computed, 1 reused" "$L"/merge-*.out || fail "merge recomputed the validation"
     for f in metrics.csv metrics-detail.csv validate.csv validate-detail.csv cv.html report.html; do
         cmp "$D/$f" "$O/$f" || fail "$launcher campaign: $f differs from the direct run"
     done
