@@ -172,6 +172,7 @@ submit() {
     echo "$out"
 }
 
+echo "job $name: results in $root/$name, launcher $HUST19_LAUNCHER, $repeats repeats"
 last=
 if [ $with_synth = 1 ]; then
     id_synth=$(submit synth "" synth.sbatch -- "$job" ${hust_sets[@]+"${hust_sets[@]}"})

@@ -40,6 +40,16 @@ grep -q -- "--dependency=afterok:DRY-cv" <<<"$dry" || fail "dry run: merge does 
 ! grep -q "train.sbatch" <<<"$dry" || fail "dry run: a CF-only job got a training stage"
 [ ! -e "$S/dry" ] || fail "dry run wrote files"
 
+# Resources from a slurm: section (block and flow maps; stage keys beat top-level ones; --slurm
+# beats the file).
+{ cat "$JOB"; printf '%s\n' 'slurm:' '  launcher: srun   # a comment' '  time: "00:30:00"' '  mem: 2G' \
+    '  cv:' '    ntasks_per_node: 3' '    cpus_per_task: 2' '  merge: {ntasks_per_node: 4, time: "00:05:00"}'; } >"$S/with-slurm.yaml"
+dry=$(bash slurm/campaign.sh "$S/with-slurm.yaml" --dry-run --set job.results="$S/dry" "${RED[@]}" --slurm cv.cpus_per_task=5 2>&1)
+grep -q -- "--ntasks-per-node=3 --cpus-per-task=5 --time=00:30:00 .*cv.sbatch" <<<"$dry" || fail "cv resources: $dry"
+grep -q -- "--ntasks-per-node=4 --cpus-per-task=1 --time=00:05:00 .*--mem=2G .*merge.sbatch" <<<"$dry" || fail "merge resources: $dry"
+grep -q -- "--ntasks-per-node=1 .*--time=00:30:00 .*--mem=2G .*ingest.sbatch" <<<"$dry" || fail "ingest resources: $dry"
+grep -q "launcher srun" <<<"$dry" || fail "slurm.launcher not read: $dry"
+
 for launcher in mpirun srun; do
     R=$S/campaign-$launcher
     echo "== campaign with HUST19_LAUNCHER=$launcher"
