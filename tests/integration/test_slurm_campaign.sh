@@ -50,6 +50,24 @@ grep -q -- "--ntasks-per-node=4 --cpus-per-task=1 --time=00:05:00 .*--mem=2G .*m
 grep -q -- "--ntasks-per-node=1 .*--time=00:30:00 .*--mem=2G .*ingest.sbatch" <<<"$dry" || fail "ingest resources: $dry"
 grep -q "launcher srun" <<<"$dry" || fail "slurm.launcher not read: $dry"
 
+# A CNN job: train slice-cnn -> infer -> train patient-cnn between ingest and the cv array, when
+# the binary has those stages (a stand-in that only lists them: --dry-run runs nothing) ...
+{ cat "$JOB"; printf '%s\n' 'slice_cnn: {model: configs/models/slice_cnn.yaml}' \
+    'patient_cnn: {model: configs/models/patient_cnn.yaml}'; } >"$S/with-cnn.yaml"
+printf '#!/bin/sh\nprintf "commands:\\n  ingest  x\\n  train   x\\n  infer   x\\n  cv      x\\n  merge   x\\n"\n' >"$S/fake-hust19"
+chmod +x "$S/fake-hust19"
+dry=$(HUST19=$S/fake-hust19 bash slurm/campaign.sh "$S/with-cnn.yaml" --dry-run --set job.results="$S/dry" 2>&1)
+order=$(grep -o '[a-z]*\.sbatch [a-z-]*' <<<"$dry" | tr '\n' ' ')
+[ "$order" = "ingest.sbatch  train.sbatch slice-cnn infer.sbatch  train.sbatch patient-cnn cv.sbatch  merge.sbatch  " ] ||
+    fail "CNN chain: '$order'"
+grep -q -- "--dependency=afterok:DRY-patient .*cv.sbatch" <<<"$dry" || fail "cv does not wait for the CNNs: $dry"
+# ... and skipped with a warning when it has not (as hust19 run does).
+dry=$(bash slurm/campaign.sh "$S/with-cnn.yaml" --dry-run --set job.results="$S/dry" 2>&1)
+if "$HUST19" --help | grep -q '^  train '; then :; else
+    grep -q "no train/infer stage; skipped" <<<"$dry" || fail "no warning for the missing CNN stages: $dry"
+    ! grep -q "train.sbatch" <<<"$dry" || fail "a training job without a training stage: $dry"
+fi
+
 for launcher in mpirun srun; do
     R=$S/campaign-$launcher
     echo "== campaign with HUST19_LAUNCHER=$launcher"
