@@ -49,6 +49,8 @@ h19_stage_setup() {
     mpirun | srun | none) ;;
     *) h19_log "HUST19_LAUNCHER must be mpirun, srun or none (got '$HUST19_LAUNCHER')"; exit 2 ;;
     esac
+    trap '_h19_forward USR1' USR1
+    trap '_h19_forward TERM' TERM
     h19_log "job ${SLURM_JOB_NAME:-?} on ${SLURM_JOB_NODELIST:-?}: ntasks=${SLURM_NTASKS:-1}" \
         "cpus/task=$c launcher=$HUST19_LAUNCHER restart=${SLURM_RESTART_COUNT:-0}"
 }
@@ -72,12 +74,33 @@ h19_launcher_cmd() {
 
 _h19_step_pid=
 _h19_signalled=0
+_h19_pending=
+# The trap: pass the signal to the running step; between steps (or before the first) remember it,
+# and the next h19_run checkpoints at once instead of starting (bash's default for USR1 would kill
+# the script, and with it the requeue).
 _h19_forward() {
     _h19_signalled=1
     if [ -n "$_h19_step_pid" ] && kill -0 "$_h19_step_pid" 2>/dev/null; then
         h19_log "SIG$1: forwarding to the step (pid $_h19_step_pid); it checkpoints and exits $H19_EXIT_REQUEUE"
         kill -s "$1" "$_h19_step_pid" 2>/dev/null
+    else
+        h19_log "SIG$1 between steps: requeue before the next one"
+        _h19_pending=$1
     fi
+}
+
+_h19_requeue() { # rc what
+    if [ -n "${SLURM_JOB_ID:-}" ] && [ "${HUST19_NO_REQUEUE:-0}" != 1 ]; then
+        h19_log "$2 exited $1 (checkpointed): scontrol requeue $SLURM_JOB_ID"
+        if scontrol requeue "$SLURM_JOB_ID"; then
+            h19_log "requeued; the next run resumes from the checkpoint"
+        else
+            h19_log "scontrol requeue failed: resubmit this script to resume"
+        fi
+    else
+        h19_log "$2 exited $1 (checkpointed): re-run to resume"
+    fi
+    exit "$1"
 }
 
 # Run hust19 as the step; returns only on success (exit 0); otherwise exits the script with the
@@ -85,9 +108,10 @@ _h19_forward() {
 h19_run() {
     h19_launcher_cmd
     local rc
-    h19_log "step: ${H19_CMD[*]} $HUST19 $*"
     trap '_h19_forward USR1' USR1
     trap '_h19_forward TERM' TERM
+    [ -z "$_h19_pending" ] || _h19_requeue "$H19_EXIT_REQUEUE" "the job (SIG$_h19_pending before hust19 $1)"
+    h19_log "step: ${H19_CMD[*]} $HUST19 $*"
     "${H19_CMD[@]}" "$HUST19" "$@" &
     _h19_step_pid=$!
     # A trap interrupts `wait` (status > 128) while the step runs on: wait again until the step
@@ -98,25 +122,12 @@ h19_run() {
         rc=$?
         [ "$_h19_signalled" = 1 ] || break
     done
-    trap - USR1 TERM
     _h19_step_pid=
     if [ "$rc" = 0 ]; then
         h19_log "step done: hust19 $1"
         return 0
     fi
-    if [ "$rc" = "$H19_EXIT_REQUEUE" ]; then
-        if [ -n "${SLURM_JOB_ID:-}" ] && [ "${HUST19_NO_REQUEUE:-0}" != 1 ]; then
-            h19_log "hust19 $1 exited $rc (checkpointed): scontrol requeue $SLURM_JOB_ID"
-            if scontrol requeue "$SLURM_JOB_ID"; then
-                h19_log "requeued; the next run resumes from the checkpoint"
-            else
-                h19_log "scontrol requeue failed: resubmit this script to resume"
-            fi
-        else
-            h19_log "hust19 $1 exited $rc (checkpointed): re-run to resume"
-        fi
-        exit "$rc"
-    fi
+    [ "$rc" != "$H19_EXIT_REQUEUE" ] || _h19_requeue "$rc" "hust19 $1"
     h19_log "hust19 $1 failed with exit code $rc"
     exit "$rc"
 }
