@@ -22,8 +22,9 @@
 # Signals: sbatch --signal=B:USR1@T sends USR1 to this batch shell only, T seconds before the time
 # limit (up to 60 s early). Bash runs a trap only when the foreground command returns, so the step
 # runs in the background and the script waits on it; the trap passes USR1 on to the launcher, which
-# forwards it to every rank (mpirun and srun both forward USR1). hust19 then finishes its current
-# task, saves it, and every rank exits 75.
+# forwards it to every rank (mpirun and srun both forward USR1). hust19 stops at its next training
+# step, keeps the tasks it has finished (an unfinished one is dropped and redone), and every rank
+# exits 75 (docs/cv.md).
 
 H19_EXIT_REQUEUE=75
 

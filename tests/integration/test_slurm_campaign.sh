@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: slow slurm
 # it/slurm_campaign — the whole CF campaign through slurm/campaign.sh on a real (private,
 # single-node) SLURM: ingest -> cv as a job array (one task per repeat) with the validation job
 # beside it -> merge + report, once with each launcher (mpirun inside the allocation, srun
@@ -11,7 +12,11 @@ set -euo pipefail
 S=$(mkdir -p "$1" && cd "$1" && pwd)
 rm -rf "${S:?}"/*
 : "${HUST19:?}" "${HUST19_SRC:?}" "${HUST19_MPIEXEC:?}"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+fail() {
+    echo "FAIL: $*" >&2
+    squeue -a -o '%A %j %T %r' >&2 2>/dev/null || true
+    exit 1
+}
 
 # shellcheck source=tests/slurm/cluster.sh
 . "$HUST19_SRC/tests/slurm/cluster.sh"

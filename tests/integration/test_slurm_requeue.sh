@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
+# ctest-labels: slow slurm
 # it/slurm_requeue — preemption on a real (private, single-node) SLURM. The CF cv stage runs as
 # one 2-rank batch job (slurm/cv.sbatch). In its middle the test sends
 # `scancel --signal=USR1 --batch` (what `#SBATCH --signal=B:USR1@T` does before the time limit);
-# the batch script's trap forwards it to the launcher (mpirun or srun), the ranks finish their
-# current task and exit 75, the script runs `scontrol requeue`, and the second run (SLURM_RESTART_COUNT=1) reuses the saved
-# tasks ("N computed, M reused", M > 0) and completes. The results must equal an uninterrupted
+# the batch script's trap forwards it to the launcher (mpirun or srun), the ranks stop, keep their
+# finished tasks and exit 75, the script runs `scontrol requeue`, and the second run
+# (SLURM_RESTART_COUNT=1) reuses the saved tasks ("N computed, M reused", M > 0) and completes. The results must equal an uninterrupted
 # direct `mpirun -np 2 hust19 cv` run: CSVs and cv.html byte for byte, results.h5 by h5diff.
 # Both launchers (mpirun, srun --mpi=pmix) forward the signal; HUST19_REQUEUE_LAUNCHERS=mpirun
 # checks one.
@@ -13,7 +14,13 @@ set -euo pipefail
 S=$(mkdir -p "$1" && cd "$1" && pwd)
 rm -rf "${S:?}"/*
 : "${HUST19:?}" "${HUST19_SRC:?}" "${HUST19_MPIEXEC:?}"
-fail() { echo "FAIL: $*" >&2; exit 1; }
+log=
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -n "$log" ] && [ -e "$log" ]; then echo "--- $log" >&2; grep -v "cv tasks:" "$log" >&2 || true; fi
+    [ -z "${jid:-}" ] || scontrol show job "$jid" >&2 || true
+    exit 1
+}
 
 # shellcheck source=tests/slurm/cluster.sh
 . "$HUST19_SRC/tests/slurm/cluster.sh"
