@@ -4,8 +4,8 @@
 #   [synth] ─► ingest ─► [train slice-cnn ─► infer ─► [train patient-cnn]]
 #          ─► cv as a job array, one task per repeat (--array=0-(R-1)%P, hust19 cv JOB --repeat r)
 #             and beside it, if the job has validate:, hust19 validate JOB (the cohort validation)
-#          ─► merge and report (hust19 merge JOB: validation + results.h5, metrics.csv, cv.html;
-#             then hust19 stats JOB if the job has stats:, then hust19 report JOB)
+#          ─► merge and report (hust19 merge JOB: results.h5, metrics.csv, cv.html, reusing the
+#             validation tasks; then hust19 stats JOB if the job has stats:, then hust19 report)
 # Bracketed stages run only when the job configures them, as `hust19 run` decides: synth if it has
 # synth:, the CNN stages if it has slice_cnn: (skipped with a warning if this build has none),
 # patient-cnn if it also has patient_cnn:. A ct: section alone is ingest's business.
@@ -18,7 +18,7 @@
 #   --slurm k=v      a resource setting (below) for every stage, or stage.k=v for one stage
 #                    (stages: synth, ingest, train, infer, patient, cv, validate, merge)
 #   --launcher L     HUST19_LAUNCHER for every stage (default: slurm.launcher, else mpirun)
-#   --wait [S]       poll squeue every 0.5 s until the last job has left the queue (at most S s,
+#   --wait [S]       poll squeue every 0.5 s until every job has left the queue (at most S s,
 #                    default 86400) and exit with its state: 0 if every job COMPLETED
 #   --dry-run        print the sbatch commands, submit nothing
 #
@@ -32,7 +32,7 @@
 #   slurm:
 #     launcher: srun
 #     time: "02:00:00"
-#     cv: {ntasks_per_node: 8, cpus_per_task: 4}     # (block style: the reader here is tiny)
+#     cv: {ntasks_per_node: 8, cpus_per_task: 4}     # block or one-line flow maps
 #
 # Environment: HUST19 (the binary; default ./build/bin/hust19 or hust19 on PATH). Job logs go to
 # <results>/<job>/slurm/<stage>-<jobid>.out (array: cv-<array>_<task>.out), appended across requeues;
