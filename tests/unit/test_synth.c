@@ -1,0 +1,193 @@
+/* test_synth.c — the CT phantom: determinism, NiCT at the ends, lesions by class, burden type II >
+ * type I, plausible HU, parameter checks, and the cohort (standalone and on the real CF table). */
+#include "check.h"
+#include "hust19/err.h"
+#include "hust19/synth.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S 128 /* small images keep the test fast; the anatomy is in mm, so it is the same phantom */
+#define NS 32
+
+static ct_synth_params small(void)
+{
+    ct_synth_params p;
+    ct_synth_params_default(&p);
+    p.size = S;
+    return p;
+}
+
+/* Render all slices; return the summed lesion area, count labels, fill first/last labels. */
+typedef struct {
+    int nlab[3];
+    int first, last, mid_label;
+    double lesion_mm2, cap_px;
+    long max_lesion_px_control;
+} series_stats;
+
+static void render_all(const ct_synth_params *prm, uint64_t seed, uint32_t key, int cls, series_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    ct_synth_patient *p = NULL;
+    CHECK_OK(ct_synth_patient_make(prm, seed, key, cls, NS, &p));
+    if (!p) return;
+    int16_t *hu = malloc(sizeof *hu * S * S);
+    for (int k = 0; k < NS; k++) {
+        ct_synth_slice_info in;
+        CHECK_OK(ct_synth_render(p, k, hu, &in));
+        st->nlab[in.label]++;
+        if (k == 0) st->first = in.label;
+        if (k == NS - 1) st->last = in.label;
+        if (k == NS / 2) st->mid_label = in.label;
+        st->lesion_mm2 += in.lesion_mm2;
+        st->cap_px += (double)in.cap_px;
+        /* a pCT slice must show a lesion above the threshold; an nCT slice of a COVID patient not */
+        if (in.label == CT_SYNTH_PCT) CHECK(in.lesion_mm2 >= prm->pct_lesion_mm2 && in.lung_mm2 >= prm->nict_lung_mm2);
+        if (in.label == CT_SYNTH_NICT) CHECK(in.lung_mm2 < prm->nict_lung_mm2);
+    }
+    free(hu);
+    ct_synth_patient_free(p);
+}
+
+int main(void)
+{
+    ct_synth_params prm = small();
+    int16_t *a = malloc(sizeof *a * S * S), *b = malloc(sizeof *b * S * S);
+
+    /* same (seed, patient, slice) -> same bytes; another seed or patient -> different bytes */
+    ct_synth_patient *p1, *p2, *p3, *p4;
+    CHECK_OK(ct_synth_patient_make(&prm, 11, 5, CT_SYNTH_TYPE2, NS, &p1));
+    CHECK_OK(ct_synth_patient_make(&prm, 11, 5, CT_SYNTH_TYPE2, NS, &p2));
+    CHECK_OK(ct_synth_patient_make(&prm, 12, 5, CT_SYNTH_TYPE2, NS, &p3));
+    CHECK_OK(ct_synth_patient_make(&prm, 11, 6, CT_SYNTH_TYPE2, NS, &p4));
+    CHECK_OK(ct_synth_render(p1, NS / 2, a, NULL));
+    CHECK_OK(ct_synth_render(p2, NS / 2, b, NULL));
+    CHECK(memcmp(a, b, sizeof *a * S * S) == 0);
+    /* rendering order does not matter: another slice first, then this one again */
+    CHECK_OK(ct_synth_render(p2, 3, b, NULL));
+    CHECK_OK(ct_synth_render(p2, NS / 2, b, NULL));
+    CHECK(memcmp(a, b, sizeof *a * S * S) == 0);
+    CHECK_OK(ct_synth_render(p3, NS / 2, b, NULL));
+    CHECK(memcmp(a, b, sizeof *a * S * S) != 0);
+    CHECK_OK(ct_synth_render(p4, NS / 2, b, NULL));
+    CHECK(memcmp(a, b, sizeof *a * S * S) != 0);
+    CHECK(ct_synth_render(p1, NS, a, NULL) == H19_EARG); /* out of range slice */
+
+    /* plausible HU at the middle slice: air corner ~ -1000 with noise, lung, fat and bone present */
+    CHECK_OK(ct_synth_render(p1, NS / 2, a, NULL));
+    long lung = 0, fat = 0, bone = 0, lo = 0, hi = 0;
+    for (int i = 0; i < S * S; i++) {
+        lung += a[i] >= -950 && a[i] <= -700;
+        fat += a[i] >= -150 && a[i] <= -50;
+        bone += a[i] >= 300;
+        lo += a[i] < -1024;
+        hi += a[i] > 3071;
+    }
+    CHECK(lo == 0 && hi == 0);
+    CHECK_MSG(lung > S * S / 20, "lung pixels %ld", lung);
+    CHECK_MSG(fat > S * S / 200, "fat pixels %ld", fat);
+    CHECK_MSG(bone > S * S / 1000, "bone pixels %ld", bone);
+    double m = 0, m2 = 0;
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 8; j++) m += a[i * S + j], m2 += (double)a[i * S + j] * a[i * S + j];
+    m /= 64, m2 = m2 / 64 - m * m;
+    CHECK_MSG(m > -1012 && m < -988, "air mean %g", m);
+    CHECK_MSG(sqrt(m2) > 6 && sqrt(m2) < 30, "air SD %g (noise 15-25 HU, clamped at -1024)", sqrt(m2));
+    ct_synth_patient_free(p1);
+    ct_synth_patient_free(p2);
+    ct_synth_patient_free(p3);
+    ct_synth_patient_free(p4);
+
+    /* per class over several patients: NiCT at both ends and lungs mid-series; pCT only (and
+     * always) in COVID patients; CAP consolidation only in CAP; type II burden > type I */
+    double burden[4] = {0};
+    int npat = 6;
+    for (int cls = 0; cls < CT_SYNTH_NCLASS; cls++)
+        for (int k = 0; k < npat; k++) {
+            series_stats st;
+            render_all(&prm, 2020, (uint32_t)(100 + k), cls, &st);
+            CHECK_MSG(st.first == CT_SYNTH_NICT && st.last == CT_SYNTH_NICT, "class %d patient %d: ends %d %d", cls,
+                      k, st.first, st.last);
+            CHECK(st.mid_label != CT_SYNTH_NICT);
+            CHECK(st.nlab[CT_SYNTH_NICT] >= 2 && st.nlab[CT_SYNTH_NICT] < NS / 2);
+            int covid = cls == CT_SYNTH_TYPE1 || cls == CT_SYNTH_TYPE2;
+            if (covid) CHECK_MSG(st.nlab[CT_SYNTH_PCT] > 0, "class %d patient %d has no pCT slice", cls, k);
+            else CHECK(st.nlab[CT_SYNTH_PCT] == 0 && st.lesion_mm2 == 0);
+            if (cls == CT_SYNTH_CAP) CHECK(st.cap_px > 0);
+            else CHECK(st.cap_px == 0);
+            burden[cls] += st.lesion_mm2 / npat;
+        }
+    CHECK_MSG(burden[CT_SYNTH_TYPE2] > 2 * burden[CT_SYNTH_TYPE1], "lesion burden type II %g vs type I %g",
+              burden[CT_SYNTH_TYPE2], burden[CT_SYNTH_TYPE1]);
+    CHECK(burden[CT_SYNTH_TYPE1] > 0);
+    fprintf(stderr, "mean lesion burden (mm2 summed over slices): type I %.0f, type II %.0f\n", burden[2], burden[3]);
+
+    /* parameter checks name the field */
+    ct_synth_params bad = small();
+    bad.size = 10;
+    CHECK(ct_synth_params_check(&bad) == H19_EARG && strstr(h19_errmsg(), "image_size"));
+    bad = small();
+    bad.type2.hu_min = -200, bad.type2.hu_max = -300;
+    CHECK(ct_synth_params_check(&bad) == H19_EARG && strstr(h19_errmsg(), "type2"));
+    ct_synth_patient *px = NULL;
+    CHECK(ct_synth_patient_make(&prm, 1, 1, 7, NS, &px) == H19_EARG && px == NULL);
+    CHECK(ct_synth_patient_make(&prm, 1, 1, 0, 0, &px) == H19_EARG);
+    CHECK(ct_synth_class_parse("type2") == CT_SYNTH_TYPE2 && ct_synth_class_parse("x") == -1);
+
+    /* standalone cohort: deterministic, classes roughly as the weights, labelled subset size */
+    ct_synth_job job;
+    ct_synth_job_default(&job);
+    job.patients = 400;
+    job.labelled_patients = 30;
+    job.ct_fraction = 0.9;
+    ct_synth_entry *e1, *e2;
+    int n1, n2;
+    CHECK_OK(ct_synth_cohort(&job, &e1, &n1));
+    CHECK_OK(ct_synth_cohort(&job, &e2, &n2));
+    CHECK(n1 == 400 && n2 == 400 && memcmp(e1, e2, sizeof *e1 * 400) == 0);
+    int ncls[4] = {0}, nlab = 0, nct = 0, labcls[4] = {0};
+    for (int i = 0; i < n1; i++) {
+        ncls[e1[i].cls]++;
+        nct += e1[i].has_ct;
+        if (e1[i].labelled) {
+            nlab++, labcls[e1[i].cls]++;
+            CHECK(e1[i].has_ct);
+        }
+        CHECK(e1[i].has_ct ? e1[i].nslices >= job.slices_min : e1[i].nslices == 0);
+    }
+    CHECK(nlab == 30);
+    for (int c = 0; c < 4; c++) CHECK(labcls[c] >= 5); /* round robin over the classes */
+    CHECK_MSG(ncls[CT_SYNTH_TYPE1] > 150 && ncls[CT_SYNTH_TYPE1] < 260, "type I %d of 400", ncls[CT_SYNTH_TYPE1]);
+    CHECK_MSG(nct > 330 && nct < 390, "with CT %d of 400 at fraction 0.9", nct);
+    free(e1);
+    free(e2);
+
+    /* attached to the real CF table: classes from the Morbidity outcome */
+    const char *shared = getenv("HUST19_SHARED");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/data/ictcf/raw_cf_data.csv", shared ? shared : "../shared");
+    FILE *f = fopen(path, "r");
+    if (f) {
+        fclose(f);
+        job.cf_table = strdup(path);
+        job.labelled_patients = 104;
+        CHECK_OK(ct_synth_cohort(&job, &e1, &n1));
+        CHECK(n1 == 1521);
+        int c[4] = {0};
+        for (int i = 0; i < n1; i++) c[e1[i].cls]++;
+        /* 216 control + Suspected sampled, 112 CAP + sampled, 620 type I + ..., 274 type II + ... */
+        CHECK(c[0] >= 216 && c[1] >= 112 && c[2] >= 620 && c[3] >= 274);
+        CHECK(c[0] + c[1] + c[2] + c[3] == 1521);
+        CHECK(e1[3].id == 4 && e1[3].cls == CT_SYNTH_TYPE2 && e1[3].age == 73 && e1[3].male); /* the worked example */
+        CHECK(e1[800].hospital == 1 && e1[0].hospital == 0);                                  /* 776-1170 Liyuan */
+        free(e1);
+    } else {
+        fprintf(stderr, "note: %s not found; the attached-cohort checks were skipped\n", path);
+    }
+    ct_synth_job_free(&job);
+    free(a);
+    free(b);
+    CHECK_DONE();
+}
