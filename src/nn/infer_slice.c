@@ -172,6 +172,9 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
     double w0 = sc_wall_seconds(), c0 = sc_cpu_seconds();
     int stopped = 0;
     int64_t scored = 0;
+    /* test mode: HUST19_STOP_AFTER_CHUNKS=N stops this rank after N chunks, as SIGTERM would */
+    const char *env = getenv("HUST19_STOP_AFTER_CHUNKS");
+    long stop_after = env && *env ? strtol(env, NULL, 10) : 0;
     for (int64_t t; !rc && !stopped && (t = dist_queue_next(&q)) >= 0;) {
         int64_t first = t * chunk, n = m.n - first < chunk ? m.n - first : chunk;
         char path[1200];
@@ -187,6 +190,7 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
             scored += n;
         }
         res->chunks_done++;
+        if (stop_after > 0 && res->chunks_done >= stop_after) dist_stop_raise();
         /* a signalled rank finishes its chunk and takes no more; the others drain the queue */
         if (dist_stop_signalled()) stopped = 1;
     }
