@@ -200,7 +200,7 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
     if (have_q) dist_queue_free(&q);
     rc = dist_agree(rc);
     if (!rc && dist_any(stopped))
-        rc = h19_fail(H19_ESTOP, "infer: stopped by a signal; finished chunks are in %s: re-run to resume", o->chunk_dir);
+        rc = h19_fail(H19_ESTOP, "stopped by a signal; finished chunks are in %s: re-run to resume", o->chunk_dir);
     if (!rc) {
         LOG_INFO("infer: rank %d scored %lld slices in %.2f s (%.2f slices/s, CPU %.2f s), %d chunks reused", dist_rank(),
                  (long long)scored, res->seconds, res->seconds > 0 ? scored / res->seconds : 0.0, res->cpu_seconds,
