@@ -64,6 +64,7 @@ struct ct_synth_patient {
     double lung_scale_x, lung_scale_y;
     double heart_scale, vb_r;
     double dependent;                /* dependent-atelectasis band (mm, 0 = none) */
+    double fissure_z[2];             /* z where each oblique fissure crosses y = 0 */
     double noise;
     int nseg;
     vseg *seg;
@@ -563,6 +564,8 @@ int ct_synth_patient_make(const ct_synth_params *prm, uint64_t seed, uint32_t ke
     p->noise = unif(&r, prm->noise_min, prm->noise_max);
     p->dz = p->length / nslices;
     p->z_top = 0.5 * p->length - 0.5 * p->dz; /* slice centres span [-L/2, L/2] */
+    for (int s = 0; s < 2; s++) /* the fissure meets the mid-coronal plane at ~60% of lung height */
+        p->fissure_z[s] = p->z_top - p->length * (p->t_apex + unif(&r, 0.5, 0.65) * (p->t_base - p->t_apex));
 
     int rc = make_vessels(p);
     if (!rc) rc = make_lesions(p);
@@ -631,7 +634,14 @@ static double anatomy(const ct_synth_patient *p, const sgeom *g, double x, doubl
     if (depth < 1.5) return 35;          /* skin */
     if (depth < fat) return -105;        /* subcutaneous fat */
     double wall_in = fat + muscle;
-    if (depth < wall_in) return 48;      /* chest-wall and paraspinal muscle */
+    if (depth < wall_in) {
+        /* scapulae: thin bony plates in the posterolateral muscles of the upper thorax */
+        double u = (g->t - p->t_apex) / (p->t_base - p->t_apex);
+        double ax = fabs(x) / p->body_a;
+        if (u < 0.5 && y > 0 && ax > 0.35 && ax < 0.75 && fabs(depth - (fat + 0.45 * muscle)) < 1.8)
+            return 480;
+        return 48;                       /* chest-wall and paraspinal muscle */
+    }
     if (depth < wall_in + p->rib_t) {
         double th = atan2(y, x);
         double rel = depth - wall_in, edge = fmin(rel, p->rib_t - rel);
@@ -640,10 +650,12 @@ static double anatomy(const ct_synth_patient *p, const sgeom *g, double x, doubl
         if (y > 0 && fabs(x) < 40) return 48;          /* paraspinal */
         double ph = (th + M_PI) / (2 * M_PI) * 13 + g->z / p->rib_pitch + p->rib_phase;
         double f = ph - floor(ph);
-        if (f < 0.38) {
+        /* an axial slice cuts the oblique ribs in long arcs behind and short ovals in front */
+        double duty = 0.28 + 0.22 * clampd(0.5 + 0.5 * y / rr, 0, 1);
+        if (f < duty) {
             double anterior = y < 0 ? -y / rr : 0;
             if (anterior > 0.75) return 150;            /* costal cartilage */
-            return bone(fmin(edge, fmin(f, 0.38 - f) * 2 * M_PI * rr / 13), 820, 260);
+            return bone(fmin(edge, fmin(f, duty - f) * 2 * M_PI * rr / 13), 820, 260);
         }
         return 45;                                       /* intercostal muscle */
     }
@@ -655,6 +667,11 @@ static double anatomy(const ct_synth_patient *p, const sgeom *g, double x, doubl
         /* dependent (posterior) lung is denser: gravity-dependent perfusion */
         double post = clampd((y + p->body_ba) / (p->body_ba + p->body_bp), 0, 1);
         double v = -875 + 75 * post;
+        /* the oblique fissure: a plane descending from posterior-superior to anterior-inferior,
+         * tilted laterally, seen in an axial slice as a thin oblique line (~1 mm of pleura) */
+        double sg = s ? 1 : -1;
+        double fd = 0.30 * sg * (x - g->lung_cx[s]) + 0.70 * y - 0.65 * (g->z - p->fissure_z[s]);
+        if (fabs(fd) < 0.5) v = -640;
         if (p->dependent > 0) {
             /* a thin posterior band of dependent atelectasis: march a little further back */
             if (lung_at(p, g, x, y + p->dependent) < 0 && y > 0) v = -560;
