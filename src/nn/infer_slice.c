@@ -202,9 +202,15 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
     if (!rc && dist_any(stopped))
         rc = h19_fail(H19_ESTOP, "stopped by a signal; finished chunks are in %s: re-run to resume", o->chunk_dir);
     if (!rc) {
-        LOG_INFO("infer: rank %d scored %lld slices in %.2f s (%.2f slices/s, CPU %.2f s), %d chunks reused", dist_rank(),
-                 (long long)scored, res->seconds, res->seconds > 0 ? scored / res->seconds : 0.0, res->cpu_seconds,
-                 res->chunks_reused);
+        double v[2] = {res->cpu_seconds, (double)scored};
+        int reused = res->chunks_reused;
+        if (dist_size() > 1) {
+            MPI_Allreduce(MPI_IN_PLACE, v, 2, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+            MPI_Allreduce(MPI_IN_PLACE, &reused, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+        }
+        LOG_INFO("infer: %.0f slices scored in %.2f s on %d ranks: %.3f slices/s; CPU %.2f s: %.3f slices per "
+                 "CPU-second; %d chunks reused", v[1], res->seconds, dist_size(), res->seconds > 0 ? v[1] / res->seconds : 0.0,
+                 v[0], v[0] > 0 ? v[1] / v[0] : 0.0, reused);
         rc = dist_merge_f32(prob, (size_t)m.n * SC_NCLASS);
     }
     if (!rc) rc = dist_agree(sc_top_pct(prob, m.patient, m.n, m.npatients, top));

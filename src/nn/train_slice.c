@@ -311,9 +311,62 @@ static int write_metrics(const sc_opts *o, const sc_train_result *r)
     return rc;
 }
 
+/* The report fragment (hust19 report inlines <outdir>/slice_cnn.html and its SVGs): held-out ROC
+ * curves of each class vs the rest, the confusion matrix, the split sizes. Rank 0. */
+static int write_html(const char *outdir, const sc_opts *o, const sc_train_result *r, const double *pd,
+                      const int *y, int n)
+{
+    char path[1200];
+    ev_roc_curve cur[SC_NCLASS];
+    double *fpr[SC_NCLASS] = {NULL}, *tpr[SC_NCLASS] = {NULL}, *thr[SC_NCLASS] = {NULL};
+    int ncur = 0, rc = H19_OK;
+    int *yk = h19_malloc(sizeof(int) * (size_t)n);
+    double *col = h19_malloc(sizeof(double) * (size_t)n);
+    if (!yk || !col) rc = H19_ENOMEM;
+    for (int k = 0; k < SC_NCLASS && !rc; k++) {
+        if (!(r->auc[k] >= 0)) continue; /* class absent from the test set (NaN) */
+        for (int i = 0; i < n; i++) {
+            yk[i] = y[i] == k;
+            col[i] = pd[(size_t)i * SC_NCLASS + k];
+        }
+        int np = 0;
+        rc = ev_roc(col, yk, n, &fpr[ncur], &tpr[ncur], &thr[ncur], &np);
+        if (!rc) cur[ncur] = (ev_roc_curve){sc_class_names[k], fpr[ncur], tpr[ncur], np, r->auc[k], NAN, NAN};
+        if (!rc) ncur++;
+    }
+    snprintf(path, sizeof path, "%s/slice_cnn_roc.svg", outdir);
+    if (!rc && ncur) rc = ev_svg_roc(path, cur, ncur, "Slice CNN, held-out slices (one vs rest)");
+    snprintf(path, sizeof path, "%s/slice_cnn_confusion.svg", outdir);
+    if (!rc) rc = ev_svg_confusion(path, r->cm, SC_NCLASS, sc_class_names, "Slice CNN, held-out slices");
+    char html[4096];
+    int len = snprintf(html, sizeof html,
+                       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Slice CNN</title></head><body>\n"
+                       "<h1>Slice CNN</h1>\n<h2>Slice CNN (NiCT / pCT / nCT)</h2>\n"
+                       "<p>Model %s; %d training, %d validation, %d held-out test slices (stratified by class); "
+                       "%d epochs, weights of epoch %d kept. Held-out accuracy %.4f.</p>\n"
+                       "<table><tr><th>class</th><th>AUC (one vs rest)</th></tr>\n",
+                       o->model_path, r->ntrain, r->nval, r->ntest, r->fit.epochs_run, r->fit.best_epoch, r->accuracy);
+    for (int k = 0; k < SC_NCLASS; k++)
+        len += snprintf(html + len, sizeof html - (size_t)len, "<tr><td>%s</td><td>%.4f</td></tr>\n", sc_class_names[k],
+                        r->auc[k]);
+    len += snprintf(html + len, sizeof html - (size_t)len, "</table>\n%s<img src=\"slice_cnn_confusion.svg\">\n</body></html>\n",
+                    ncur ? "<img src=\"slice_cnn_roc.svg\">\n" : "");
+    snprintf(path, sizeof path, "%s/slice_cnn.html", outdir);
+    if (!rc) rc = h19_write_atomic(path, html, (size_t)len);
+    for (int k = 0; k < ncur; k++) {
+        free(fpr[k]);
+        free(tpr[k]);
+        free(thr[k]);
+    }
+    free(yk);
+    free(col);
+    return rc;
+}
+
 /* Held-out metrics: per-class one-vs-rest AUC (ev_ovr_auc when every class is present and absent,
  * else per class where defined) and the argmax confusion matrix. */
-static int test_metrics(const float *prob, const int *y, int n, sc_train_result *r)
+static int test_metrics(const float *prob, const int *y, int n, sc_train_result *r, const char *outdir,
+                        const sc_opts *o)
 {
     for (int k = 0; k < SC_NCLASS; k++) r->auc[k] = NAN;
     memset(r->cm, 0, sizeof r->cm);
@@ -348,6 +401,7 @@ static int test_metrics(const float *prob, const int *y, int n, sc_train_result 
         for (int k = 0; k < SC_NCLASS; k++) ok += r->cm[k * SC_NCLASS + k];
         r->accuracy = (double)ok / n;
     }
+    if (!rc && dist_rank() == 0) rc = write_html(outdir, o, r, pd, y, n);
     free(pd);
     free(yk);
     free(col);
@@ -438,9 +492,12 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
         res->seconds = sc_wall_seconds() - w0;
         res->cpu_seconds = sc_cpu_seconds() - c0;
         res->samples = sctx.samples_run;
+        double cpu_all = res->cpu_seconds;
+        if (dist_size() > 1) MPI_Allreduce(MPI_IN_PLACE, &cpu_all, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
         if (sctx.steps_run > 0)
-            LOG_INFO("slice-cnn: %ld steps, %ld samples in %.2f s: %.2f slices/s (CPU %.2f s on rank %d)", sctx.steps_run,
-                     sctx.samples_run, res->seconds, sctx.samples_run / res->seconds, res->cpu_seconds, dist_rank());
+            LOG_INFO("slice-cnn: %ld steps, %ld samples in %.2f s: %.3f slices/s; CPU %.2f s over %d ranks: %.3f slices "
+                     "per CPU-second", sctx.steps_run, sctx.samples_run, res->seconds, sctx.samples_run / res->seconds,
+                     cpu_all, dist_size(), sctx.samples_run / cpu_all);
     }
     if (!rc) {
         int wrc = dist_rank() == 0 ? model_write(o, net, &res->fit, job->seed) : H19_OK;
@@ -449,7 +506,7 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
     if (!rc && cnt[2] > 0) {
         prob = h19_malloc(sizeof(float) * (size_t)cnt[2] * SC_NCLASS);
         rc = prob ? nn_predict(net, X[2], cnt[2], prob, MPI_COMM_WORLD) : H19_ENOMEM;
-        if (!rc) rc = test_metrics(prob, ys[2], cnt[2], res);
+        if (!rc) rc = test_metrics(prob, ys[2], cnt[2], res, job->outdir, o);
         rc = dist_agree(rc);
     }
     if (!rc) {

@@ -276,6 +276,13 @@ static void test_end_to_end(const char *dir)
     CHECK(h19_read_file(o.metrics_out, &csv, NULL) == H19_OK);
     CHECK(csv && strstr(csv, "test_auc_ovr,pCT,,") && strstr(csv, "confusion,nCT,nCT,"));
     free(csv);
+    char html[700];
+    snprintf(html, sizeof html, "%s/sc-unit/slice_cnn.html", res);
+    CHECK(h19_read_file(html, &csv, NULL) == H19_OK);
+    CHECK(csv && strstr(csv, "<img src=\"slice_cnn_roc.svg\">") && strstr(csv, "<td>pCT</td>"));
+    free(csv);
+    snprintf(html, sizeof html, "%s/sc-unit/slice_cnn_roc.svg", res);
+    CHECK(h19_file_exists(html));
 
     /* a re-run finds the finished checkpoint and returns the same model */
     sc_train_result tr2;
