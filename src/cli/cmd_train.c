@@ -8,8 +8,10 @@
 #include "hust19/log.h"
 #include "hust19/stage_cnn.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *HELP_TRAIN =
     "usage: hust19 train slice-cnn JOB.yaml [--set key=value]\n"
@@ -22,7 +24,8 @@ static const char *HELP_TRAIN =
     "max_train_slices, checkpoint, model_out, scores_out, infer_chunk, and the training keys epochs,\n"
     "batch, micro_batch, lr, decay, beta1, beta2, eps, l2, dropout, patience, fixed_bits.\n"
     "Writes results/<job>/slice_cnn.h5 and slice_cnn_metrics.csv (held-out AUC, confusion matrix).\n"
-    "SIGUSR1/SIGTERM: checkpoint (results/<job>/slice_cnn.ckpt), exit 75; re-run to resume.\n\n"
+    "SIGUSR1/SIGTERM: checkpoint (results/<job>/slice_cnn.ckpt), exit 75; re-run to resume.\n"
+    "A checkpoint of other training settings is refused: --restart deletes it and trains afresh.\n\n"
     "  hust19 train patient-cnn | cf-dnn | cf-lr | plr: these are trained inside 'hust19 cv'.\n";
 
 int cmd_train(int argc, char **argv)
@@ -42,7 +45,8 @@ int cmd_train(int argc, char **argv)
         return cli_report("train", h19_fail(H19_EARG, "unknown model '%s' (known: slice-cnn, patient-cnn, cf-dnn, "
                                                       "cf-lr, plr)", what));
     cli_args a;
-    int rc = cli_parse(argc - 1, argv + 1, NULL, NULL, &a);
+    static const char *const flags[] = {"--restart", NULL};
+    int rc = cli_parse(argc - 1, argv + 1, NULL, flags, &a);
     if (rc) return cli_report("train", rc);
     if (a.help) {
         fputs(HELP_TRAIN, stdout);
@@ -56,6 +60,10 @@ int cmd_train(int argc, char **argv)
     sc_opts o;
     memset(&o, 0, sizeof o);
     if (!rc) rc = sc_opts_parse(&job, &o);
+    if (!rc && cli_flag(&a, "--restart") && dist_rank() == 0 && unlink(o.ckpt) && errno != ENOENT)
+        rc = h19_fail(H19_EIO, "%s: cannot delete: %s", o.ckpt, strerror(errno));
+    if (!rc && cli_flag(&a, "--restart")) LOG_INFO("train: --restart: training from scratch");
+    rc = dist_agree(rc);
     sc_train_result r;
     if (!rc) rc = sc_train(&job, &o, &r);
     sc_opts_free(&o);

@@ -492,6 +492,7 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
         res->seconds = sc_wall_seconds() - w0;
         res->cpu_seconds = sc_cpu_seconds() - c0;
         res->samples = sctx.samples_run;
+        rc = dist_agree(rc); /* ESTOP stays ESTOP; a local failure becomes every rank's */
         double cpu_all = res->cpu_seconds;
         if (dist_size() > 1) MPI_Allreduce(MPI_IN_PLACE, &cpu_all, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
         if (sctx.steps_run > 0)

@@ -67,6 +67,15 @@ else
 fi
 h5diff res/l1/slice_cnn.h5 res/l2/slice_cnn.h5 || { echo "FAIL: model after SIGTERM + resume differs"; exit 1; }
 
+# a changed training key (lr) with an existing checkpoint: refused; --restart trains afresh
+chg=(--set job.name=r3 --set job.seed=6 --set slice_cnn.lr=1.0e-3 --set slice_cnn.epochs=2)
+if "$HUST19" train slice-cnn job.yaml "${chg[@]}" 2> chg.log; then
+  echo "FAIL: a checkpoint of other settings was accepted"; exit 1; fi
+grep -q "other training settings" chg.log || { cat chg.log; echo "FAIL: message"; exit 1; }
+"$HUST19" train slice-cnn job.yaml "${chg[@]}" --restart 2> rs.log \
+  || { cat rs.log; echo "FAIL: --restart"; exit 1; }
+grep -q "epochs_run,all,,2" res/r3/slice_cnn_metrics.csv || { echo "FAIL: --restart did not retrain"; exit 1; }
+
 # strict keys and the other models
 if "$HUST19" train slice-cnn job.yaml --set slice_cnn.epocs=3 2> bad.log; then echo "FAIL: bad key accepted"; exit 1; fi
 grep -q "epocs" bad.log || { cat bad.log; echo "FAIL: message does not name the key"; exit 1; }
