@@ -421,6 +421,56 @@ static void test_jpeg(void)
     free(img);
 }
 
+/* dicom_root: <root>/<patient id>/<series>/..., series in name order within a patient */
+static void test_walk(void)
+{
+    mkdir(p("W"), 0755);
+    mkdir(p("W/9"), 0755);
+    mkdir(p("W/9/s2"), 0755);
+    mkdir(p("W/9/s1"), 0755);
+    mkdir(p("W/7"), 0755);
+    mkdir(p("W/7/x"), 0755);
+    mkdir(p("W/P0042"), 0755);
+    mkdir(p("W/P0042/s"), 0755);
+    for (int k = 0; k < 3; k++) write_slice(p("W/9/s1/i%d.dcm", k), 40, 40, k, 5.0 * k, k + 1, "1.2.3.8.1", NULL);
+    for (int k = 0; k < 2; k++) write_slice(p("W/9/s2/i%d.dcm", k), 40, 40, k, 5.0 * k, k + 1, "1.2.3.8.2", NULL);
+    for (int k = 0; k < 2; k++) write_slice(p("W/7/x/i%d.dcm", k), 40, 40, k, -5.0 * k, k + 1, "1.2.3.8.3", NULL);
+    write_slice(p("W/P0042/s/i.dcm"), 40, 40, 0, 0, 1, "1.2.3.8.4", NULL);
+    ct_ingest_opts o;
+    memset(&o, 0, sizeof o);
+    o.present = 1;
+    char root[512], work[512];
+    snprintf(root, sizeof root, "%s", p("W"));
+    snprintf(work, sizeof work, "%s", p("wwork"));
+    o.dicom_root = root;
+    o.center = DCM_LUNG_CENTER;
+    o.width = DCM_LUNG_WIDTH;
+    h5_file f;
+    int rc = make_archive(p("w.h5"), &o, work, &f);
+    CHECK_MSG(rc == 0, "%s", h19_errmsg());
+    if (rc) {
+        h5_abort(&f);
+        return;
+    }
+    CHECK(h5_commit(&f) == 0);
+    content c;
+    read_content(p("w.h5"), &c);
+    /* patient 7 (row 0) first, then 9 (row 2): s1 then s2 */
+    CHECK(c.m.n == 7 && c.m.nseries == 3);
+    if (c.m.n == 7 && c.m.nseries == 3) {
+        CHECK(c.m.series_patient[0] == 0 && c.m.series_patient[1] == 2 && c.m.series_patient[2] == 2);
+        CHECK(c.m.series_count[0] == 2 && c.m.series_count[1] == 3 && c.m.series_count[2] == 2);
+        CHECK(c.m.series_first[1] == 2 && c.m.series_first[2] == 5);
+        CHECK(c.m.z[0] == -5.0 && c.m.z[1] == 0.0 && c.m.instance[0] == 2);
+        CHECK(c.m.ct_first[2] == 2 && c.m.ct_count[2] == 5 && c.m.ct_count[1] == 0);
+        CHECK(c.m.series[4] == 1 && c.m.series[5] == 2);
+    }
+    char *rep = slurp(p("wwork/ingest-report.csv"), NULL);
+    CHECK_MSG(rep && strstr(rep, "W/P0042,") && strstr(rep, "not a patient id"), "%s", rep ? rep : "(none)");
+    free(rep);
+    free_content(&c);
+}
+
 static void test_parse(void)
 {
     cfg_doc d;
@@ -458,6 +508,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(g_dir)) return 1;
     test_parse();
     test_jpeg();
+    test_walk();
     test_dicom(); /* last: it raises the stop flag */
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
