@@ -213,12 +213,24 @@ uint64_t sc_params_hash(const nn_net *net)
 
 /* The model file: /params [nparams] f32 plus the model YAML text, so that inference rebuilds the
  * same architecture and refuses a changed model file. Rank 0 writes (atomic: h5_create/h5_commit). */
-static int model_write(const sc_opts *o, const nn_net *net, const nn_fit_result *fr, uint64_t seed)
+static int model_write(const sc_opts *o, const nn_net *net, const nn_fit_result *fr, uint64_t seed,
+                       const int64_t *lab, const int *part, int64_t nlab)
 {
     h5_file f;
     H19_TRY(h5_create(&f, o->model_out, MPI_COMM_SELF, SC_MODEL_KIND, SC_MODEL_VERSION));
     int64_t np = (int64_t)net->nparams;
+    int8_t *p8 = h19_malloc((size_t)nlab);
+    if (!p8) {
+        h5_abort(&f);
+        return H19_ENOMEM;
+    }
+    for (int64_t i = 0; i < nlab; i++) p8[i] = (int8_t)part[i];
     int rc = h5_write(&f, "/params", H5T_NATIVE_FLOAT, 1, &np, 0, np, net->params, 0);
+    /* the split, so later stages (and readers) know which slices were held out */
+    if (!rc) rc = h5_ensure_group(&f, "/split");
+    if (!rc) rc = h5_write(&f, "/split/slice", H5T_NATIVE_INT64, 1, &nlab, 0, nlab, lab, 0);
+    if (!rc) rc = h5_write(&f, "/split/part", H5T_NATIVE_INT8, 1, &nlab, 0, nlab, p8, 0);
+    free(p8);
     if (!rc) rc = h5_attr_str(&f, "", "model", o->model_path);
     if (!rc) rc = h5_attr_str(&f, "", "model_text", o->model_text);
     if (!rc) rc = h5_attr_i64(&f, "", "nparams", np);
@@ -501,7 +513,7 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
                      cpu_all, dist_size(), sctx.samples_run / cpu_all);
     }
     if (!rc) {
-        int wrc = dist_rank() == 0 ? model_write(o, net, &res->fit, job->seed) : H19_OK;
+        int wrc = dist_rank() == 0 ? model_write(o, net, &res->fit, job->seed, lab, part, nlab) : H19_OK;
         rc = dist_agree(wrc);
     }
     if (!rc && cnt[2] > 0) {

@@ -3,7 +3,8 @@
 # -> `hust19 ingest` (ct: section) -> `hust19 train slice-cnn` (a reduced model) -> `hust19 infer` on
 # 2 ranks; an independent check in numpy/h5py (tests/ref style, inline) that /prob covers every archive
 # slice with rows summing to 1, /patient equals the archive's /ct/patient, and /top10 equals a stable
-# argsort of each patient's pCT probabilities (ties to the lower slice index, the last repeated).
+# argsort of each patient's pCT probabilities (ties to the lower slice index, the last repeated); the
+# split saved in the model file, and the held-out AUCs against scikit-learn.
 set -euo pipefail
 work="$1"; rm -rf "$work"; mkdir -p "$work"
 cd "$work"
@@ -46,7 +47,7 @@ md5sum res/ts/archive.h5 > arch.md5
 grep -q "labelled slices" train.log || { cat train.log; echo "FAIL: no split logged"; exit 1; }
 "$HUST19_MPIEXEC" -np 2 --oversubscribe "$HUST19" infer job.yaml 2> infer.log || { cat infer.log; echo "FAIL: infer"; exit 1; }
 md5sum -c --quiet arch.md5 || { echo "FAIL: the archive was modified"; exit 1; }
-"$PYTHON" - res/ts/archive.h5 res/ts/slice_scores.h5 <<'PY'
+"$PYTHON" - res/ts/archive.h5 res/ts/slice_scores.h5 res/ts/slice_cnn.h5 res/ts/slice_cnn_metrics.csv <<'PY'
 import sys, h5py, numpy as np
 a, s = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
 assert s.attrs["hust19_format"] == b"hust19-slice-scores", s.attrs["hust19_format"]
@@ -64,5 +65,25 @@ for p in range(npat):
     want = np.concatenate([order[:10], np.repeat(order[min(10, idx.size) - 1], max(0, 10 - idx.size))])
     assert np.array_equal(top[p], want), (p, top[p], want)
 print("scores file agrees with numpy:", n, "slices,", npat, "patients")
+# the split saved with the model: every labelled slice once; held out per class = round(0.1 n_k)
+# (C lround: halves away from zero)
+m = h5py.File(sys.argv[3], "r")
+sl, part = m["split/slice"][()], m["split/part"][()]
+lab = a["ct/label"][()]
+assert np.array_equal(sl, np.flatnonzero(lab >= 0)), "split slices are not the labelled slices"
+for k in range(3):
+    nk = int((lab[sl] == k).sum())
+    assert int(((part == 2) & (lab[sl] == k)).sum()) == int(np.floor(0.1 * nk + 0.5)), k
+# held-out AUC in the metrics CSV against scikit-learn on the inference probabilities of the same
+# slices: same model and normalisation, other batch sizes (float rounding only), so 1e-3
+from sklearn.metrics import roc_auc_score
+test = sl[part == 2]
+rows = [l.strip().split(",") for l in open(sys.argv[4]) if l.startswith("test_auc_ovr,")]
+for k, (_, cls, _, val) in enumerate(rows):
+    yk = lab[test] == k
+    if 0 < yk.sum() < len(yk):
+        ref = roc_auc_score(yk, prob[test, k])
+        assert abs(ref - float(val)) < 1e-3, (cls, ref, val)
+print("split and held-out AUC agree with numpy/sklearn")
 PY
 echo "ok"
