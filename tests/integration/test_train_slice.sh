@@ -51,7 +51,7 @@ h5diff res/r1/slice_cnn.h5 res/s1/slice_cnn.h5 || { echo "FAIL: resumed model di
 cmp res/r1/slice_cnn_metrics.csv res/s1/slice_cnn_metrics.csv || { echo "FAIL: resumed metrics differ"; exit 1; }
 
 # a real SIGTERM during a longer run (1 rank): exit 75, then the resumed run equals an uninterrupted one
-long=(--set slice_cnn.epochs=40)
+long=(--set slice_cnn.epochs=25)
 "$HUST19" train slice-cnn job.yaml --set job.name=l1 "${long[@]}" 2> l1.log
 "$HUST19" train slice-cnn job.yaml --set job.name=l2 "${long[@]}" 2> l2.log &
 pid=$!
