@@ -5,7 +5,7 @@
  *     nn_layer_spec L[] = { NN_DENSE_(64), NN_RELU_, NN_DROPOUT_(0.3f),
  *                           NN_DENSE_(3), NN_SOFTMAX_CE_ };
  *     nn_net *net;
- *     if (nn_net_create(&net, 1, 1, ncf, L, 5)) { report h19_errmsg(); }
+ *     if (nn_net_create(&net, 1, 1, ncf, L, 5, 64)) { report h19_errmsg(); }   // max_batch 64
  *     nn_net_init(net, seed, repeat, fold);               // He/Glorot from the keyed RNG
  *     nn_hyper h = nn_hyper_default();  h.epochs = 200;  h.patience = 20;
  *     nn_key k = { seed, repeat, fold };
@@ -42,8 +42,12 @@
 /* ---- layers ----------------------------------------------------------------------------------- */
 
 /* 3x3 convolution, stride 1, zero "same" padding. w is [K][C][3][3], b [K]; in [B][C][H][W],
- * out [B][K][H][W]. col is caller scratch of nn_conv3_col_floats(C, H, W) floats. */
-size_t nn_conv3_col_floats(int C, int H, int W);
+ * out [B][K][H][W]. col is caller scratch of nn_conv3_scratch_floats(C, H, W, K) floats.
+ * Forward and input gradient use Winograd F(2x2,3x3) when C and K are >= 4 (else im2col + SGEMM);
+ * the weight gradient is im2col + SGEMM. */
+size_t nn_conv3_scratch_floats(int C, int H, int W, int K);
+/* Process-wide switch (tests, benchmarks): 0 = always im2col. Not thread-safe; default 1. */
+void nn_conv3_set_winograd(int enable);
 void nn_conv3_forward(float *out, const float *in, const float *w, const float *b, float *col, int B,
                       int C, int H, int W, int K);
 void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in,
@@ -136,6 +140,8 @@ typedef struct {
     float *col;       /* im2col scratch (one sample) */
     size_t act_max;   /* largest per-sample activation (floats) */
     long step;        /* Adam steps taken */
+    double *prof;     /* NULL, or [2*nlayers] seconds spent in each layer's forward (2l) and
+                         backward (2l+1), accumulated (benchmarks); caller storage */
 } nn_net;
 
 /* Build a network for input C x H x W from n layer specs; max_batch sizes the activation buffers
@@ -223,7 +229,9 @@ typedef struct {
  * comm: the data-parallel group (MPI_COMM_SELF or MPI not initialised = local). Every rank of comm
  * must pass the same arguments and data; each computes the micro-batches j with j % size == rank
  * and the fixed-point sum is reduced with one MPI_Allreduce per step.
- * The net must have been initialised (nn_net_init) unless a checkpoint is resumed.
+ * The net must have been initialised (nn_net_init) unless a checkpoint is resumed. For nets
+ * without convolutions and < 2^20 parameters, OpenBLAS runs on one thread during the call
+ * (restored on return; the caller must not run BLAS concurrently from other threads).
  * Returns H19_OK, H19_ESTOP (stop requested: checkpoint written if ckpt_path), H19_EARG,
  * H19_ESTATE (training diverged: NaN or fixed-point overflow), H19_EIO/H19_EFORMAT (checkpoint),
  * H19_EMPI, H19_ENOMEM. X, y, Xval, yval are borrowed. */

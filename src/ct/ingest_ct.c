@@ -926,6 +926,27 @@ static void free_ingest(ingest *g)
     free(g->u8);
 }
 
+/* h5_write, except that a dataset with no rows is only created (HDF5 refuses a write of nothing
+   into an empty dataspace). Collective either way. */
+static int write_rows(h5_file *f, const char *name, hid_t type, int ndims, const int64_t *dims, int64_t first,
+                      int64_t nlocal, const void *data, int compress)
+{
+    if (dims[0] > 0) return h5_write(f, name, type, ndims, dims, first, nlocal, data, compress);
+    const char *slash = strrchr(name, '/');
+    if (slash && slash != name) {
+        char grp[256];
+        snprintf(grp, sizeof grp, "%.*s", (int)(slash - name), name);
+        H19_TRY(h5_ensure_group(f, grp));
+    }
+    hsize_t d[4] = {0, 0, 0, 0};
+    for (int i = 0; i < ndims && i < 4; i++) d[i] = (hsize_t)dims[i];
+    hid_t sp = H5Screate_simple(ndims, d, NULL);
+    hid_t ds = sp >= 0 ? H5Dcreate2(f->fid, name, type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT) : -1;
+    if (ds >= 0) H5Dclose(ds);
+    if (sp >= 0) H5Sclose(sp);
+    return ds >= 0 ? H19_OK : h19_fail(H19_EIO, "%s: cannot create dataset %s", f->path, name);
+}
+
 static void block_of(int64_t n, int64_t *first, int64_t *count)
 {
     int r = dist_rank(), s = dist_size();
@@ -1013,7 +1034,7 @@ int ct_ingest_run(const ct_ingest_opts *o, const char *workdir, h5_file *f)
         else rc = build_tasks_walk(&g, o->dicom_root ? o->dicom_root : o->jpeg_root, o->jpeg_root != NULL);
     }
     if (!rc) {
-        qsort(g.t, (size_t)g.nt, sizeof *g.t, cmp_task);
+        if (g.nt) qsort(g.t, (size_t)g.nt, sizeof *g.t, cmp_task);
         for (int i = 0; i < g.nt; i++) g.t[i].seq = (i > 0 && g.t[i - 1].row == g.t[i].row) ? g.t[i - 1].seq + 1 : 1;
     }
     if (!rc) rc = load_labels(&g);
@@ -1145,12 +1166,12 @@ int ct_ingest_run(const ct_ingest_opts *o, const char *workdir, h5_file *f)
     if (!rc && tot != total) rc = h19_fail(H19_EMPI, "ingest ct: %lld slices written, %lld expected", (long long)tot, (long long)total);
     rc = dist_agree(rc);
     int64_t dims[3] = {total, CT_OUT, CT_OUT};
-    if (!rc) rc = h5_write(f, "/ct/slices", H5T_NATIVE_UINT8, 3, dims, first, nloc, px, 1);
-    if (!rc) rc = h5_write(f, "/ct/patient", H5T_NATIVE_INT32, 1, dims, first, nloc, pat, 0);
-    if (!rc) rc = h5_write(f, "/ct/series", H5T_NATIVE_INT32, 1, dims, first, nloc, ser, 0);
-    if (!rc) rc = h5_write(f, "/ct/z", H5T_NATIVE_DOUBLE, 1, dims, first, nloc, z, 0);
-    if (!rc) rc = h5_write(f, "/ct/instance", H5T_NATIVE_INT32, 1, dims, first, nloc, ins, 0);
-    if (!rc) rc = h5_write(f, "/ct/label", H5T_NATIVE_INT8, 1, dims, first, nloc, lab, 0);
+    if (!rc) rc = write_rows(f, "/ct/slices", H5T_NATIVE_UINT8, 3, dims, first, nloc, px, 1);
+    if (!rc) rc = write_rows(f, "/ct/patient", H5T_NATIVE_INT32, 1, dims, first, nloc, pat, 0);
+    if (!rc) rc = write_rows(f, "/ct/series", H5T_NATIVE_INT32, 1, dims, first, nloc, ser, 0);
+    if (!rc) rc = write_rows(f, "/ct/z", H5T_NATIVE_DOUBLE, 1, dims, first, nloc, z, 0);
+    if (!rc) rc = write_rows(f, "/ct/instance", H5T_NATIVE_INT32, 1, dims, first, nloc, ins, 0);
+    if (!rc) rc = write_rows(f, "/ct/label", H5T_NATIVE_INT8, 1, dims, first, nloc, lab, 0);
     free(px);
     free(pat);
     free(ser);
@@ -1182,13 +1203,19 @@ int ct_ingest_run(const ct_ingest_opts *o, const char *workdir, h5_file *f)
         }
     }
     int64_t sdims[2] = {T, 3};
-    if (!rc) rc = h5_write(f, "/ct/series_table/patient", H5T_NATIVE_INT32, 1, sdims, a, ns, sp + a, 0);
-    if (!rc) rc = h5_write(f, "/ct/series_table/first", H5T_NATIVE_INT64, 1, sdims, a, ns, sf + a, 0);
-    if (!rc) rc = h5_write(f, "/ct/series_table/n_slices", H5T_NATIVE_INT32, 1, sdims, a, ns, sc + a, 0);
-    if (!rc) rc = h5_write(f, "/ct/series_table/rows", H5T_NATIVE_INT32, 1, sdims, a, ns, sr + a, 0);
-    if (!rc) rc = h5_write(f, "/ct/series_table/cols", H5T_NATIVE_INT32, 1, sdims, a, ns, scol + a, 0);
-    if (!rc) rc = h5_write(f, "/ct/series_table/spacing", H5T_NATIVE_DOUBLE, 2, sdims, a, ns, tsp + 3 * a, 0);
-    if (!rc) rc = h5_write_strings(f, "/ct/series_table/source_hash", T, a, ns, (const char *const *)sh + a);
+    if (!rc) rc = write_rows(f, "/ct/series_table/patient", H5T_NATIVE_INT32, 1, sdims, a, ns, sp + a, 0);
+    if (!rc) rc = write_rows(f, "/ct/series_table/first", H5T_NATIVE_INT64, 1, sdims, a, ns, sf + a, 0);
+    if (!rc) rc = write_rows(f, "/ct/series_table/n_slices", H5T_NATIVE_INT32, 1, sdims, a, ns, sc + a, 0);
+    if (!rc) rc = write_rows(f, "/ct/series_table/rows", H5T_NATIVE_INT32, 1, sdims, a, ns, sr + a, 0);
+    if (!rc) rc = write_rows(f, "/ct/series_table/cols", H5T_NATIVE_INT32, 1, sdims, a, ns, scol + a, 0);
+    if (!rc) rc = write_rows(f, "/ct/series_table/spacing", H5T_NATIVE_DOUBLE, 2, sdims, a, ns, tsp + 3 * a, 0);
+    if (!rc && T) rc = h5_write_strings(f, "/ct/series_table/source_hash", T, a, ns, (const char *const *)sh + a);
+    if (!rc && !T) {
+        hid_t st = H5Tcopy(H5T_C_S1);
+        H5Tset_size(st, 1);
+        rc = write_rows(f, "/ct/series_table/source_hash", st, 1, sdims, 0, 0, NULL, 0);
+        H5Tclose(st);
+    }
     /* per patient: first slice and count (series of a patient are consecutive: tasks are sorted by row) */
     int64_t *pf = h19_calloc((size_t)(g.npat ? g.npat : 1), 8);
     int32_t *pc = h19_calloc((size_t)(g.npat ? g.npat : 1), 4);

@@ -636,6 +636,8 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, int what, i
     }
     dist_queue_free(&q);
     free(c.spec);
+    /* a stop inside a task (nn_fit stops at its next step) drops that task: it is redone on resume */
+    if (rc == H19_ESTOP) rc = H19_OK;
     rc = dist_agree(rc);
     if (rc) return rc;
     h19_progress_end(&prog, ntask);

@@ -14,13 +14,16 @@
  * mean gradient element may reach 2^20 ~ 1e6, far beyond any non-diverging training.
  * The reduced buffer is [nparams gradients | loss (2^-24 fixed point) | overflow count | stop
  * flag]: one MPI_Allreduce per step, which also carries the stop request so all ranks stop at the
- * same step.
+ * same step. A batch of a single micro-batch needs no conversion (its sum is the one term, exact in
+ * float whatever P: the other ranks add zeros), so it is reduced as floats [gradients | loss |
+ * stop], and checked for NaN/Inf directly.
  */
 #include "hust19/dist.h"
 #include "hust19/err.h"
 #include "hust19/nn.h"
 #include "hust19/rng.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,6 +49,26 @@ nn_hyper nn_hyper_default(void)
     h.patience = 0;
     h.fixed_bits = 40;
     return h;
+}
+
+/* Small nets (no convolution, < 2^20 parameters, e.g. the CF DNN): their GEMMs of a few hundred
+ * rows gain nothing from BLAS threads and lose several-fold when the node is busy (idle BLAS
+ * threads spin and yield), so they run on one thread; this also makes their results independent of
+ * the per-rank thread count. Returns the count to restore, or 0. */
+static int blas_small_begin(const nn_net *net)
+{
+    for (int l = 0; l < net->nlayers; l++)
+        if (net->layers[l].spec.kind == NN_CONV3) return 0;
+    if (net->nparams >= (1u << 20)) return 0;
+    int t = openblas_get_num_threads();
+    if (t <= 1) return 0;
+    openblas_set_num_threads(1);
+    return t;
+}
+
+static void blas_small_end(int t)
+{
+    if (t > 1) openblas_set_num_threads(t);
 }
 
 /* The communicator's size and rank; MPI not initialised (a plain unit test) means local. */
@@ -89,12 +112,14 @@ int nn_predict(nn_net *net, const float *X, int n, float *prob, MPI_Comm comm)
     if (n < 0) return h19_fail(H19_EARG, "nn_predict: n = %d", n);
     int nchunks = (n + mb - 1) / mb;
     if (size > 1) memset(prob, 0, sizeof(float) * (size_t)n * nout);
+    int bt = blas_small_begin(net);
     for (int c = 0; c < nchunks; c++) {
         if (c % size != rank) continue;
         int s = c * mb, b = n - s < mb ? n - s : mb;
         const float *p = nn_forward(net, X + (size_t)s * nin, NULL, b, NULL, NULL);
         memcpy(prob + (size_t)s * nout, p, sizeof(float) * (size_t)b * nout);
     }
+    blas_small_end(bt);
     if (size > 1) {
         /* each element is non-zero on one rank only: x + 0 = x, so the sum is exact */
         size_t tot = (size_t)n * nout, off = 0;
@@ -171,6 +196,7 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
     float *best = h19_malloc(sizeof(float) * (np ? np : 1));
     float *vprob = nval > 0 ? h19_malloc(sizeof(float) * (size_t)nval * net->nout) : NULL;
     int rc = H19_OK;
+    int bt = blas_small_begin(net);
     if (!perm || !yb || !sidx || !xb || !fix || !best || (nval > 0 && !vprob)) {
         rc = H19_ENOMEM;
         goto done;
@@ -188,6 +214,8 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
         if (rc) goto done;
     }
 
+    /* Invariant: net->grads is zero before each micro-batch (the conversion loop re-zeroes it). */
+    memset(net->grads, 0, sizeof(float) * np);
     const double qscale = ldexp(1.0, h->fixed_bits), qinv = ldexp(1.0, -h->fixed_bits);
     const double lscale = ldexp(1.0, LOSS_BITS);
     int nbatches = (n + h->batch - 1) / h->batch;
@@ -203,7 +231,12 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
             int nmicro = (bs + micro - 1) / micro;
             double lim = ldexp(1.0, 62) / nmicro;
             float scale = 1.0f / (float)bs;
-            memset(fix, 0, sizeof(int64_t) * nbuf);
+            /* One micro-batch (e.g. the CF DNN, micro_batch = batch): its gradient is the batch sum
+             * as it stands, on any rank count (rank 0 computes it, the others add zeros: x + 0 = x),
+             * so the fixed-point round trip is skipped. */
+            int single = nmicro == 1;
+            double loss1 = 0.0;
+            if (!single) memset(fix, 0, sizeof(int64_t) * nbuf);
             for (int j = 0; j < nmicro; j++) {
                 if (j % size != rank) continue;
                 int s0 = start + j * micro, mb = bs - j * micro < micro ? bs - j * micro : micro;
@@ -215,42 +248,72 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
                 }
                 nn_drop_ctx dc = {key.seed, key.repeat, key.fold, (uint32_t)epoch, sidx, h->dropout};
                 double loss = 0.0;
-                memset(net->grads, 0, sizeof(float) * np);
                 nn_forward(net, xb, yb, mb, &dc, &loss);
-                nn_backward(net, xb, yb, mb, scale);
+                nn_backward(net, xb, yb, mb, scale); /* grads are zero here (see below) */
+                if (single) {
+                    loss1 = (float)loss; /* float on every path, so the loss agrees on any rank count */
+                    continue;
+                }
                 int64_t bad = 0;
+                float *g = net->grads;
                 for (size_t i = 0; i < np; i++) {
-                    double q = (double)net->grads[i] * qscale;
-                    if (!(fabs(q) <= lim)) {
-                        bad++;
-                        continue;
-                    }
-                    fix[i] += llrint(q);
+                    /* round half away from zero; inline (llrint is a libm call) and branch-free */
+                    double q = (double)g[i] * qscale;
+                    int ok = fabs(q) <= lim; /* false for NaN too */
+                    bad += !ok;
+                    q = ok ? q : 0.0;
+                    fix[i] += (int64_t)(q + copysign(0.5, q));
+                    g[i] = 0.0f; /* ready for the next micro-batch, without a separate memset pass */
                 }
                 double lq = loss * lscale;
                 if (!(fabs(lq) <= lim)) bad++;
-                else fix[np] += llrint(lq);
+                else fix[np] += (int64_t)(lq + copysign(0.5, lq));
                 fix[np + 1] += bad;
             }
-            fix[np + 2] = dist_stop_signalled() ? 1 : 0;
-            if (size > 1 &&
-                MPI_Allreduce(MPI_IN_PLACE, fix, (int)nbuf, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS) {
-                rc = h19_fail(H19_EMPI, "nn_fit: MPI_Allreduce of the gradient failed");
-                goto done;
+            int sig = dist_stop_signalled() ? 1 : 0;
+            int64_t nbad = 0;
+            if (single) {
+                float *g = net->grads;
+                if (size > 1) {
+                    float *fb = (float *)fix; /* 2 * nbuf floats of room */
+                    memcpy(fb, g, sizeof(float) * np);
+                    fb[np] = (float)loss1;
+                    fb[np + 1] = (float)sig;
+                    if (MPI_Allreduce(MPI_IN_PLACE, fb, (int)(np + 2), MPI_FLOAT, MPI_SUM, comm) != MPI_SUCCESS) {
+                        rc = h19_fail(H19_EMPI, "nn_fit: MPI_Allreduce of the gradient failed");
+                        goto done;
+                    }
+                    memcpy(g, fb, sizeof(float) * np);
+                    loss1 = fb[np];
+                    sig = fb[np + 1] > 0.0f;
+                }
+                for (size_t i = 0; i < np; i++) nbad += !isfinite(g[i]);
+                nbad += !isfinite(loss1);
+            } else {
+                fix[np + 2] = sig;
+                if (size > 1 &&
+                    MPI_Allreduce(MPI_IN_PLACE, fix, (int)nbuf, MPI_INT64_T, MPI_SUM, comm) != MPI_SUCCESS) {
+                    rc = h19_fail(H19_EMPI, "nn_fit: MPI_Allreduce of the gradient failed");
+                    goto done;
+                }
+                nbad = fix[np + 1];
+                sig = fix[np + 2] != 0;
             }
-            if (fix[np + 1] != 0) {
+            if (nbad != 0) {
                 rc = h19_fail(H19_ESTATE,
                               "nn_fit: training diverged at epoch %d batch %d: %lld gradient values are NaN or "
                               "exceed the fixed-point range (2^%d / %d micro-batches); lower lr",
-                              epoch, b, (long long)fix[np + 1], 62 - h->fixed_bits, nmicro);
+                              epoch, b, (long long)nbad, 62 - h->fixed_bits, nmicro);
                 goto done;
             }
-            for (size_t i = 0; i < np; i++) net->grads[i] = (float)((double)fix[i] * qinv);
+            if (!single)
+                for (size_t i = 0; i < np; i++) net->grads[i] = (float)((double)fix[i] * qinv);
             nn_adam_step(net, lr, h->beta1, h->beta2, h->eps, h->l2);
-            double bl = (double)fix[np] / lscale;
+            memset(net->grads, 0, sizeof(float) * np);
+            double bl = single ? loss1 : (double)fix[np] / lscale;
             st.epoch_loss += bl;
             st.step = net->step;
-            int stop = fix[np + 2] != 0;
+            int stop = sig;
             if (h->on_step && h->on_step(h->user, net->step, epoch, bl / bs)) stop = 1;
             if (size > 1 && h->on_step) {
                 /* a callback is local: agree so that every rank stops at this same step */
@@ -302,6 +365,7 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
     res->best_val_acc = st.best_epoch >= 0 ? st.best_acc : NAN;
     res->last_loss = st.last_loss;
 done:
+    blas_small_end(bt);
     res->steps = net->step;
     free(perm);
     free(yb);

@@ -12,6 +12,14 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
 
 static const char *kind_name(nn_kind k)
 {
@@ -58,7 +66,7 @@ static int alloc_acts(nn_net *net, int max_batch)
         if (L->spec.kind == NN_DROPOUT && !(L->mask = h19_malloc(sizeof(float) * on)))
             return H19_ENOMEM;
         if (L->spec.kind == NN_CONV3) {
-            size_t c = nn_conv3_col_floats(L->C, L->H, L->W);
+            size_t c = nn_conv3_scratch_floats(L->C, L->H, L->W, L->OC);
             if (c > col) col = c;
         }
     }
@@ -235,6 +243,7 @@ const float *nn_forward(nn_net *net, const float *x, const int *y, int B, const 
         nn_layer *L = &net->layers[l];
         const float *P = net->params;
         size_t D = shape_n(L->C, L->H, L->W);
+        double t0 = net->prof ? now() : 0.0;
         switch (L->spec.kind) {
         case NN_CONV3:
             nn_conv3_forward(L->out, in, P + L->w_off, P + L->b_off, net->col, B, L->C, L->H, L->W, L->OC);
@@ -254,6 +263,7 @@ const float *nn_forward(nn_net *net, const float *x, const int *y, int B, const 
         case NN_SOFTMAX_CE: ls = nn_softmax_ce_forward(L->out, in, y, B, L->C); break;
         case NN_SIGMOID_BCE: ls = nn_sigmoid_bce_forward(L->out, in, y, B); break;
         }
+        if (net->prof) net->prof[2 * l] += now() - t0;
         in = L->out;
     }
     if (loss) *loss = ls;
@@ -274,6 +284,7 @@ void nn_backward(nn_net *net, const float *x, const int *y, int B, float scale)
         const float *in = l == 0 ? x : net->layers[l - 1].out;
         size_t D = shape_n(L->C, L->H, L->W);
         float *din = l == 0 ? NULL : gin;
+        double t0 = net->prof ? now() : 0.0;
         if (din) memset(din, 0, sizeof(float) * D * (size_t)B);
         float *G = net->grads;
         const float *P = net->params;
@@ -296,6 +307,7 @@ void nn_backward(nn_net *net, const float *x, const int *y, int B, float scale)
             break;
         default: break;
         }
+        if (net->prof) net->prof[2 * l + 1] += now() - t0;
         float *t = gout;
         gout = gin;
         gin = t;

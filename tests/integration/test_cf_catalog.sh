@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-labels: python
 # it/cf_catalog: configs/cf_catalog.yaml against the real iCTCF table.
 #  1. the shipped catalog passes tests/ref/cf_catalog_check.py (schema, coverage of every CF column,
 #     unique abbreviations, parseable cells, agreement of each normal range with the hospitals'

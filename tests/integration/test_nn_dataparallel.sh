@@ -17,6 +17,11 @@ test -s "$out/w1.f32"
 cmp "$out/w1.f32" "$out/w2.f32"
 cmp "$out/w1.f32" "$out/w3.f32"
 echo "1, 2 and 3 ranks: identical weights ($(stat -c %s "$out/w1.f32") bytes)"
+# One micro-batch per batch (the float path): also rank-count independent.
+mpi 1 "$tool" dp "$out/m1.f32" - 0 16
+mpi 2 "$tool" dp "$out/m2.f32" - 0 16
+cmp "$out/m1.f32" "$out/m2.f32"
+if cmp -s "$out/m1.f32" "$out/w1.f32"; then echo "micro-batch 16 and 4 gave the same model?"; exit 1; fi
 
 # Stop after step 13 (mid-epoch 3 of 6 batches), raised on the last rank only.
 set +e

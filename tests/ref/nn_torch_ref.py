@@ -3,7 +3,8 @@
 
 Reads the raw float32 files written by `test_nn_tool parity DIR` (initial weights in hust19's
 parameter layout, a batch, hust19's logits, gradients and weights after 20 Adam steps), runs the
-same net in PyTorch — Conv2d(2,4,3,padding=1), ReLU, MaxPool2d(2), Flatten (NCHW, as hust19),
+same net in PyTorch — Conv2d(2,4,3,padding=1), ReLU, Conv2d(4,4,3,padding=1) (hust19's Winograd
+path), ReLU, MaxPool2d(2), Flatten (NCHW, as hust19),
 Linear(64,8), ReLU, Linear(8,3), cross-entropy (mean) — and compares:
   * logits and every gradient: max|hust19 - torch| <= 1e-4 * max|torch| per tensor;
   * weights after 20 Adam steps: max|hust19 - torch| <= 1e-3 * max|torch| per tensor.
@@ -30,7 +31,7 @@ rd = lambda n, t=np.float32: np.fromfile(os.path.join(d, n), dtype=t)  # noqa: E
 torch.manual_seed(0)
 torch.set_num_threads(1)
 B, C, H, W = 4, 2, 8, 8
-shapes = [("conv.w", (4, C, 3, 3)), ("conv.b", (4,)), ("fc1.w", (8, 64)), ("fc1.b", (8,)),
+shapes = [("conv.w", (4, C, 3, 3)), ("conv.b", (4,)), ("conv2.w", (4, 4, 3, 3)), ("conv2.b", (4,)), ("fc1.w", (8, 64)), ("fc1.b", (8,)),
           ("fc2.w", (3, 8)), ("fc2.b", (3,))]
 init = rd("init.f32")
 assert init.size == int(meta["nparams"]) == sum(int(np.prod(s)) for _, s in shapes), "parameter count"
@@ -51,7 +52,8 @@ P = {k: v.clone().requires_grad_(True) for k, v in split(init).items()}
 
 
 def forward(P):
-    h = torch.nn.functional.conv2d(x, P["conv.w"], P["conv.b"], padding=1)
+    h = torch.relu(torch.nn.functional.conv2d(x, P["conv.w"], P["conv.b"], padding=1))
+    h = torch.nn.functional.conv2d(h, P["conv2.w"], P["conv2.b"], padding=1)
     h = torch.nn.functional.max_pool2d(torch.relu(h), 2)
     h = torch.relu(torch.nn.functional.linear(h.reshape(B, -1), P["fc1.w"], P["fc1.b"]))
     return torch.nn.functional.linear(h, P["fc2.w"], P["fc2.b"])

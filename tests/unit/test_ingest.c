@@ -471,6 +471,34 @@ static void test_walk(void)
     free_content(&c);
 }
 
+/* no series at all: empty /ct datasets, readers fine, every patient without CT */
+static void test_empty(void)
+{
+    write_text(p("empty.csv"), "patient_id,series_dir\n7,\n8,\n");
+    ct_ingest_opts o;
+    memset(&o, 0, sizeof o);
+    o.present = 1;
+    char man[512], work[512];
+    snprintf(man, sizeof man, "%s", p("empty.csv"));
+    snprintf(work, sizeof work, "%s", p("ework"));
+    o.manifest = man;
+    o.center = DCM_LUNG_CENTER;
+    o.width = DCM_LUNG_WIDTH;
+    h5_file f;
+    int rc = make_archive(p("e.h5"), &o, work, &f);
+    CHECK_MSG(rc == 0, "%s", h19_errmsg());
+    if (rc) {
+        h5_abort(&f);
+        return;
+    }
+    CHECK(h5_commit(&f) == 0);
+    content c;
+    read_content(p("e.h5"), &c);
+    CHECK(c.m.n == 0 && c.m.nseries == 0 && c.m.npatients == 3);
+    CHECK(c.m.ct_count && c.m.ct_count[0] == 0 && c.m.ct_count[2] == 0);
+    free_content(&c);
+}
+
 static void test_parse(void)
 {
     cfg_doc d;
@@ -509,6 +537,7 @@ int main(int argc, char **argv)
     test_parse();
     test_jpeg();
     test_walk();
+    test_empty();
     test_dicom(); /* last: it raises the stop flag */
     char cmd[400];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);

@@ -102,34 +102,69 @@ static double conv_loss(void *p)
     nn_conv3_forward(c->out, c->in, c->w, c->b, c->col, c->B, c->C, c->H, c->W, c->K);
     return dot(c->out, c->r, (size_t)c->B * c->K * c->H * c->W);
 }
-static void test_conv(void)
+/* Direct convolution in double: the definition the fast paths must match. */
+static void conv_direct(double *out, const float *in, const float *w, const float *b, int B, int C, int H, int W,
+                        int K)
 {
-    enum { B = 2, C = 3, H = 5, W = 4, K = 4 };
-    static float in[B * C * H * W], w[K * C * 9], b[K], out[B * K * H * W], r[B * K * H * W];
-    static float din[B * C * H * W], dw[K * C * 9], db[K], col[C * 9 * H * W];
-    fill(in, sizeof in / 4, -1, 1); fill(w, sizeof w / 4, -1, 1); fill(b, K, -1, 1); fill(r, sizeof r / 4, -1, 1);
+    for (int n = 0; n < B; n++)
+        for (int k = 0; k < K; k++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    double s = b[k];
+                    for (int ci = 0; ci < C; ci++)
+                        for (int ky = 0; ky < 3; ky++)
+                            for (int kx = 0; kx < 3; kx++) {
+                                int yy = y + ky - 1, xx = x + kx - 1;
+                                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
+                                s += (double)w[((k * C + ci) * 3 + ky) * 3 + kx] * in[((n * C + ci) * H + yy) * W + xx];
+                            }
+                    out[((n * K + k) * H + y) * W + x] = s;
+                }
+}
+
+/* C, K < 4: im2col path; C, K >= 4: Winograd F(2x2,3x3) path (odd sizes test the tile edges). */
+static void test_conv(const char *name, int B, int C, int H, int W, int K)
+{
+    size_t ni = (size_t)B * C * H * W, no = (size_t)B * K * H * W, nw = (size_t)K * C * 9;
+    float *in = malloc(ni * 4), *w = malloc(nw * 4), *b = malloc(K * 4), *out = malloc(no * 4), *r = malloc(no * 4);
+    float *din = calloc(ni, 4), *dw = calloc(nw, 4), *db = calloc(K, 4);
+    float *col = malloc(nn_conv3_scratch_floats(C, H, W, K) * 4);
+    double *ref = malloc(no * sizeof(double));
+    fill(in, ni, -1, 1); fill(w, nw, -1, 1); fill(b, K, -1, 1); fill(r, no, -1, 1);
     conv_ctx c = {out, in, w, b, col, r, B, C, H, W, K};
-    nn_conv3_backward(din, dw, db, r, in, w, col, B, C, H, W, K);
-    check_grad("conv3 d/din", conv_loss, &c, in, din, sizeof in / 4);
-    check_grad("conv3 d/dw", conv_loss, &c, w, dw, sizeof w / 4);
-    check_grad("conv3 d/db", conv_loss, &c, b, db, K);
-    /* a direct convolution value: output (0,k=1,y=2,x=1) */
     conv_loss(&c);
-    double s = b[1];
-    for (int ci = 0; ci < C; ci++)
-        for (int ky = 0; ky < 3; ky++)
-            for (int kx = 0; kx < 3; kx++) {
-                int yy = 2 + ky - 1, xx = 1 + kx - 1;
-                if (yy < 0 || yy >= H || xx < 0 || xx >= W) continue;
-                s += (double)w[((1 * C + ci) * 3 + ky) * 3 + kx] * in[(ci * H + yy) * W + xx];
-            }
-    CHECK_NEAR(out[(1 * H + 2) * W + 1], s, 1e-5);
-    /* a corner, where padding matters */
-    s = b[0];
-    for (int ci = 0; ci < C; ci++)
-        for (int ky = 1; ky < 3; ky++)
-            for (int kx = 1; kx < 3; kx++) s += (double)w[(ci * 3 + ky) * 3 + kx] * in[(ci * H + ky - 1) * W + kx - 1];
-    CHECK_NEAR(out[0], s, 1e-5);
+    conv_direct(ref, in, w, b, B, C, H, W, K);
+    double worst = 0;
+    for (size_t i = 0; i < no; i++) worst = fmax(worst, fabs(out[i] - ref[i]));
+    CHECK_MSG(worst < 1e-5 * C * 9, "%s: forward differs from direct convolution by %g", name, worst);
+    nn_conv3_backward(din, dw, db, r, in, w, col, B, C, H, W, K);
+    char what[64];
+    snprintf(what, sizeof what, "%s d/din", name);
+    check_grad(what, conv_loss, &c, in, din, ni);
+    snprintf(what, sizeof what, "%s d/dw", name);
+    check_grad(what, conv_loss, &c, w, dw, nw);
+    snprintf(what, sizeof what, "%s d/db", name);
+    check_grad(what, conv_loss, &c, b, db, K);
+    if (C >= 4 && K >= 4) {
+        /* the Winograd gradients equal the im2col ones up to float rounding */
+        float *din2 = calloc(ni, 4), *dw2 = calloc(nw, 4), *db2 = calloc(K, 4);
+        memset(din, 0, ni * 4);
+        memset(dw, 0, nw * 4);
+        memset(db, 0, K * 4);
+        nn_conv3_backward(din, dw, db, r, in, w, col, B, C, H, W, K);
+        nn_conv3_set_winograd(0);
+        nn_conv3_backward(din2, dw2, db2, r, in, w, col, B, C, H, W, K);
+        nn_conv3_set_winograd(1);
+        double ed = 0, ew = 0, sd = 0, sw = 0;
+        for (size_t i = 0; i < ni; i++) ed = fmax(ed, fabs(din[i] - din2[i])), sd = fmax(sd, fabs(din2[i]));
+        for (size_t i = 0; i < nw; i++) ew = fmax(ew, fabs(dw[i] - dw2[i])), sw = fmax(sw, fabs(dw2[i]));
+        CHECK_MSG(ed <= 1e-5 * sd && ew <= 1e-5 * sw, "%s: winograd vs im2col gradients differ by %g (din), %g (dw)",
+                  name, ed / sd, ew / sw);
+        free(din2);
+        free(dw2);
+        free(db2);
+    }
+    free(in); free(w); free(b); free(out); free(r); free(din); free(dw); free(db); free(col); free(ref);
 }
 
 /* ---- maxpool2 ---- */
@@ -293,7 +328,9 @@ int main(void)
 {
     h19_rng_init(&g_rng, 12345, H19_RNG_STATS, 0, 0, 0, 0);
     test_dense();
-    test_conv();
+    test_conv("conv3 im2col", 2, 3, 5, 4, 3);
+    test_conv("conv3 winograd", 2, 5, 5, 7, 6);
+    test_conv("conv3 winograd even", 1, 4, 6, 4, 4);
     test_pool();
     test_relu();
     test_dropout();

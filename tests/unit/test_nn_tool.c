@@ -5,12 +5,14 @@
  *   test_nn_tool parity DIR           write a small conv net's initial weights, a batch, the
  *                                     logits, every gradient and the weights after 20 Adam steps
  *                                     as raw float32 files for tests/ref/nn_torch_ref.py
- *   test_nn_tool dp OUT [CKPT STOP]   train a small CNN data-parallel over MPI_COMM_WORLD (run it
+ *   test_nn_tool dp OUT [CKPT STOP [MICRO]]
+ *                                     train a small CNN data-parallel over MPI_COMM_WORLD (run it
  *                                     under mpirun -np P), rank 0 writes the weights to OUT. With
  *                                     CKPT and STOP > 0: rank P-1 raises the stop flag (as SIGUSR1
  *                                     would) after step STOP; the run must end with H19_ESTOP and a
  *                                     checkpoint, exit code 75. A later run with the same CKPT
- *                                     (STOP 0) resumes.
+ *                                     (STOP 0) resumes. CKPT "-" = none; MICRO = micro-batch
+ *                                     (default 4; 16 = the whole batch, the float path).
  */
 #include "check.h"
 #include "hust19/dist.h"
@@ -34,14 +36,15 @@ static int write_raw(const char *dir, const char *name, const void *p, size_t by
     return H19_OK;
 }
 
-/* ---- parity: conv(2->4) relu pool dense(64->8) relu dense(8->3) softmax-CE on a 2x8x8 batch --- */
+/* ---- parity: conv(2->4) relu conv(4->4, the Winograd path) relu pool dense(64->8) relu dense(8->3)
+ * softmax-CE on a 2x8x8 batch ---- */
 enum { PB = 4, PC = 2, PH = 8, PW = 8, PSTEPS = 20 };
 
 static int parity(const char *dir)
 {
-    nn_layer_spec L[] = {NN_CONV3_(4), NN_RELU_, NN_POOL2_, NN_DENSE_(8), NN_RELU_, NN_DENSE_(3), NN_SOFTMAX_CE_};
+    nn_layer_spec L[] = {NN_CONV3_(4), NN_RELU_, NN_CONV3_(4), NN_RELU_, NN_POOL2_, NN_DENSE_(8), NN_RELU_, NN_DENSE_(3), NN_SOFTMAX_CE_};
     nn_net *net;
-    H19_TRY(nn_net_create(&net, PC, PH, PW, L, 7, PB));
+    H19_TRY(nn_net_create(&net, PC, PH, PW, L, 9, PB));
     nn_net_init(net, 2024, 0, 0);
     /* non-zero biases so their gradients and updates are exercised */
     h19_rng r;
@@ -115,7 +118,7 @@ static int dp_on_step(void *user, long step, int epoch, double loss)
     return 0;
 }
 
-static int dp_train(MPI_Comm comm, const char *out, const char *ckpt, long stop, int rank, int size,
+static int dp_train(MPI_Comm comm, const char *out, const char *ckpt, long stop, int micro, int rank, int size,
                     float **params_out, size_t *np_out)
 {
     nn_layer_spec L[] = {NN_CONV3_(4), NN_RELU_, NN_POOL2_, NN_CONV3_(8), NN_RELU_, NN_POOL2_,
@@ -130,7 +133,7 @@ static int dp_train(MPI_Comm comm, const char *out, const char *ckpt, long stop,
     nn_hyper h = nn_hyper_default();
     h.epochs = 8;
     h.batch = 16; /* 5 batches of 16 and one of 10 per epoch */
-    h.micro_batch = 4;
+    h.micro_batch = micro; /* 4: the fixed-point sum; 16 = batch: one micro-batch, float path */
     h.lr = 1e-2f;
     h.decay = 0.05f;
     h.patience = 3;
@@ -157,8 +160,8 @@ static int selftest(void)
 {
     float *a = NULL, *b = NULL;
     size_t na = 0, nb = 0;
-    CHECK_OK(dp_train(MPI_COMM_SELF, NULL, NULL, 0, 0, 1, &a, &na));
-    CHECK_OK(dp_train(MPI_COMM_SELF, NULL, NULL, 0, 0, 1, &b, &nb));
+    CHECK_OK(dp_train(MPI_COMM_SELF, NULL, NULL, 0, 4, 0, 1, &a, &na));
+    CHECK_OK(dp_train(MPI_COMM_SELF, NULL, NULL, 0, 4, 0, 1, &b, &nb));
     CHECK(na == nb && na > 0 && memcmp(a, b, na * sizeof(float)) == 0);
     free(a);
     free(b);
@@ -166,9 +169,9 @@ static int selftest(void)
     snprintf(dir, sizeof dir, "/tmp/h19_nn_tool_%ld", (long)getpid());
     CHECK(mkdir(dir, 0700) == 0);
     CHECK_OK(parity(dir));
-    nn_layer_spec L[] = {NN_CONV3_(4), NN_RELU_, NN_POOL2_, NN_DENSE_(8), NN_RELU_, NN_DENSE_(3), NN_SOFTMAX_CE_};
+    nn_layer_spec L[] = {NN_CONV3_(4), NN_RELU_, NN_CONV3_(4), NN_RELU_, NN_POOL2_, NN_DENSE_(8), NN_RELU_, NN_DENSE_(3), NN_SOFTMAX_CE_};
     nn_net *net;
-    CHECK_OK(nn_net_create(&net, PC, PH, PW, L, 7, PB));
+    CHECK_OK(nn_net_create(&net, PC, PH, PW, L, 9, PB));
     char p[128];
     snprintf(p, sizeof p, "%s/init.f32", dir);
     CHECK_OK(nn_params_load_raw(net, p));
@@ -193,14 +196,15 @@ int main(int argc, char **argv)
         if (rc) fprintf(stderr, "test_nn_tool parity: %s\n", h19_errmsg());
         return rc ? 1 : 0;
     }
-    if (strcmp(argv[1], "dp") == 0 && (argc == 3 || argc == 5)) {
+    if (strcmp(argv[1], "dp") == 0 && (argc == 3 || argc == 5 || argc == 6)) {
         if (dist_init(&argc, &argv)) {
             fprintf(stderr, "test_nn_tool: %s\n", h19_errmsg());
             return 1;
         }
-        const char *ckpt = argc == 5 ? argv[3] : NULL;
-        long stop = argc == 5 ? atol(argv[4]) : 0;
-        int rc = dp_train(MPI_COMM_WORLD, argv[2], ckpt, stop, dist_rank(), dist_size(), NULL, NULL);
+        const char *ckpt = argc >= 5 && strcmp(argv[3], "-") != 0 ? argv[3] : NULL;
+        long stop = argc >= 5 ? atol(argv[4]) : 0;
+        int micro = argc == 6 ? atoi(argv[5]) : 4;
+        int rc = dp_train(MPI_COMM_WORLD, argv[2], ckpt, stop, micro, dist_rank(), dist_size(), NULL, NULL);
         if (rc && rc != H19_ESTOP) fprintf(stderr, "test_nn_tool dp (rank %d): %s\n", dist_rank(), h19_errmsg());
         dist_finalize();
         return rc == H19_ESTOP ? H19_EXIT_REQUEUE : rc ? 1 : 0;
