@@ -57,6 +57,7 @@ typedef struct {
     int balance;
     /* plr */
     double plr_C;
+    int plr_logit; /* fusion features as log-odds instead of probabilities */
     long inner_folds;
     /* cv */
     long cv_repeats, cv_folds;

@@ -21,7 +21,11 @@ static const char *HELP =
     "Reads the job's clinical-feature table (data.cf_table) with the CF catalog (data.catalog),\n"
     "parses values as the iCTCF resource prints them (units, ↑/↓ flags, <x / >x censoring, empty =\n"
     "missing), assigns cohorts, and writes the archive (data.archive, default\n"
-    "results/<job>/archive.h5) atomically. An existing archive is kept unless --force.\n";
+    "results/<job>/archive.h5) atomically. An existing archive is kept unless --force.\n"
+    "With a ct: section (docs/archive.md) it also ingests the CT series: de-identified, windowed,\n"
+    "preprocessed to 200x200, written with collective parallel-HDF5 writes; bad files are listed in\n"
+    "results/<job>/ingest-report.csv and skipped; finished series are kept in ingest-shards/ so a\n"
+    "killed ingest resumes.\n";
 
 int ingest_cf(h19_job *job, int force)
 {

@@ -276,17 +276,24 @@ static int fit_base(const cv_ctx *c, const int *tr, const int *ytr, int ntr, con
     return rc;
 }
 
-/* Fusion features: the K scores of each base model (the positive-class score alone for K = 2). */
-static void fusion_features(const double *sc, int n, int K, double *Z, int *zw)
+/* Fusion features: the K scores of each base model (the positive-class score alone for K = 2), as
+ * probabilities (the paper's intermediate scores) or as log-odds (logit = 1: linear in what a
+ * logistic model adds, so a confident base model is not squashed near 0 or 1). */
+static void fusion_features(const double *sc, int n, int K, int logit, double *Z, int *zw)
 {
     int per = K == 2 ? 1 : K;
     *zw = 2 * per;
     size_t off = (size_t)n * (size_t)K;
     for (int i = 0; i < n; i++)
         for (int m = 0; m < 2; m++)
-            for (int k = 0; k < per; k++)
-                Z[(size_t)i * (size_t)(*zw) + (size_t)(m * per + k)] =
-                    sc[m * off + (size_t)i * (size_t)K + (size_t)(K == 2 ? 1 : k)];
+            for (int k = 0; k < per; k++) {
+                double p = sc[m * off + (size_t)i * (size_t)K + (size_t)(K == 2 ? 1 : k)];
+                if (logit) {
+                    double q = p < 1e-6 ? 1e-6 : p > 1 - 1e-6 ? 1 - 1e-6 : p;
+                    p = log(q / (1 - q));
+                }
+                Z[(size_t)i * (size_t)(*zw) + (size_t)(m * per + k)] = p;
+            }
 }
 
 /* Run all models of one task. Outputs per model m: test scores out[m][nte][K], thr[m][K][2]. */
@@ -344,8 +351,8 @@ static int run_task(const cv_ctx *c, const int *tr_rows, const int *ytr, int ntr
             double *Zte = h19_malloc(sizeof(double) * (size_t)nte * 2 * (size_t)K + 1);
             if (!Ztr || !Zte) rc = H19_ENOMEM;
             if (!rc) {
-                fusion_features(oof, ntr, K, Ztr, &zw);
-                fusion_features(sc_te, nte, K, Zte, &zw);
+                fusion_features(oof, ntr, K, job->plr_logit, Ztr, &zw);
+                fusion_features(sc_te, nte, K, job->plr_logit, Zte, &zw);
                 plr_model pm;
                 rc = plr_fit(Ztr, ytr, ntr, zw, K, job->plr_C, &pm);
                 if (!rc) rc = plr_predict_proba(&pm, Ztr, ntr, fz_tr);
@@ -381,7 +388,7 @@ static int run_task(const cv_ctx *c, const int *tr_rows, const int *ytr, int ntr
 static uint64_t config_hash(const h19_job *job, const nn_hyper *h, const cv_run *run)
 {
     uint64_t x = h19_mix64(job->seed);
-    double v[] = {(double)run->F, (double)run->M, job->plr_C, job->lr_C, (double)job->balance, (double)job->inner_folds, job->val_fraction,
+    double v[] = {(double)run->F, (double)run->M, job->plr_C, (double)job->plr_logit, job->lr_C, (double)job->balance, (double)job->inner_folds, job->val_fraction,
                   (double)job->ensemble, job->norm.missing, job->norm.clip_lo, job->norm.clip_hi,
                   (double)job->norm.missing_indicators, job->sensitive_target, (double)h->epochs, (double)h->batch,
                   h->lr, h->decay, h->l2, h->dropout, (double)h->patience, (double)h->micro_batch};

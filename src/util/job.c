@@ -211,6 +211,8 @@ static int parse(h19_job *j)
     if (rc) return rc;
     H19_TRY(cfg_double(d, plr, "C", 1.0, 1e-8, 1e8, &j->plr_C));
     H19_TRY(cfg_int(d, plr, "inner_folds", 5, 2, 20, &j->inner_folds));
+    static const char *const feats[] = {"probability", "logit", NULL};
+    H19_TRY(cfg_enum(d, plr, "features", feats, 0, &j->plr_logit));
 
     cfg_node *cv = cfg_map(d, d->root, "cv", 0, &rc);
     if (rc) return rc;
