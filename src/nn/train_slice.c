@@ -1,0 +1,544 @@
+/* train_slice.c — `hust19 train slice-cnn`: the slice CNN of Ning et al. 2020 (Methods, "CNN") on
+ * the archive's labelled slices, data-parallel over MPI_COMM_WORLD (include/hust19/stage_cnn.h,
+ * docs/training.md). */
+#include "hust19/stage_cnn.h"
+#include "hust19/archive.h"
+#include "hust19/ct.h"
+#include "hust19/dist.h"
+#include "hust19/err.h"
+#include "hust19/ev.h"
+#include "hust19/h5io.h"
+#include "hust19/ingest.h"
+#include "hust19/log.h"
+#include "hust19/rng.h"
+#include "train_slice_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+const char *const sc_class_names[SC_NCLASS] = {"NiCT", "pCT", "nCT"};
+
+/* job.c marks the whole slice_cnn: subtree as read (it belongs to this stage); clear the marks so
+ * that cfg_check_unused reports a misspelt key here. */
+static void unmark(cfg_node *n)
+{
+    if (!n || n->kind == CFG_SCALAR) return;
+    for (int i = 0; i < n->n; i++) {
+        if (n->kind == CFG_MAP) n->used[i] = 0;
+        unmark(n->items[i]);
+    }
+}
+
+int sc_opts_parse(h19_job *job, sc_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    cfg_doc *d = &job->doc;
+    int rc = H19_OK;
+    cfg_node *sec = cfg_peek(d->root, "slice_cnn");
+    unmark(sec);
+    sec = cfg_map(d, d->root, "slice_cnn", 0, &rc);
+    if (rc) return rc;
+    H19_TRY(cfg_str(d, sec, "model", "configs/models/slice_cnn.yaml", 0, &o->model_path));
+    H19_TRY(cfg_double(d, sec, "test_fraction", 0.1, 0.01, 0.5, &o->test_fraction));
+    H19_TRY(cfg_double(d, sec, "val_fraction", 0.1, 0.0, 0.5, &o->val_fraction));
+    H19_TRY(cfg_int(d, sec, "max_train_slices", 0, 0, 1L << 40, &o->max_train_slices));
+    H19_TRY(cfg_int(d, sec, "infer_chunk", 64, 1, 1 << 20, &o->infer_chunk));
+    const char *ck = NULL, *mo = NULL, *sc = NULL;
+    H19_TRY(cfg_str(d, sec, "checkpoint", NULL, 0, &ck));
+    H19_TRY(cfg_str(d, sec, "model_out", NULL, 0, &mo));
+    H19_TRY(cfg_str(d, sec, "scores_out", NULL, 0, &sc));
+    snprintf(o->ckpt, sizeof o->ckpt, "%s", ck ? ck : "");
+    if (!ck) snprintf(o->ckpt, sizeof o->ckpt, "%s/slice_cnn.ckpt", job->outdir);
+    if (mo) snprintf(o->model_out, sizeof o->model_out, "%s", mo);
+    else snprintf(o->model_out, sizeof o->model_out, "%s/slice_cnn.h5", job->outdir);
+    if (sc) snprintf(o->scores_out, sizeof o->scores_out, "%s", sc);
+    else snprintf(o->scores_out, sizeof o->scores_out, "%s/slice_scores.h5", job->outdir);
+    snprintf(o->metrics_out, sizeof o->metrics_out, "%s/slice_cnn_metrics.csv", job->outdir);
+    snprintf(o->chunk_dir, sizeof o->chunk_dir, "%s/infer-chunks", job->outdir);
+
+    o->hyper = nn_hyper_default();
+    rc = nn_model_load(o->model_path, 0, SC_NCLASS, &o->C, &o->H, &o->W, &o->spec, &o->nspec, &o->hyper);
+    if (rc) return h19_fail_ctx(rc, "slice_cnn.model: ");
+    if (o->C != 1 || o->H < 1 || o->W < 1 || CT_OUT % o->H || CT_OUT % o->W) {
+        rc = cfg_error(d, sec ? sec : d->root, "%s: input [%d, %d, %d]: the slice CNN takes [1, H, W] with H and W "
+                                              "dividing %d", o->model_path, o->C, o->H, o->W, CT_OUT);
+        sc_opts_free(o);
+        return rc;
+    }
+    size_t ntext = 0;
+    rc = h19_read_file(o->model_path, &o->model_text, &ntext);
+    if (!rc) rc = nn_hyper_read(d, sec, &o->hyper);
+    if (!rc) rc = cfg_check_unused(d);
+    if (rc) sc_opts_free(o);
+    return rc;
+}
+
+void sc_opts_free(sc_opts *o)
+{
+    free(o->spec);
+    free(o->model_text);
+    o->spec = NULL;
+    o->model_text = NULL;
+}
+
+int sc_split(const int *y, int n, uint64_t seed, double test_fraction, double val_fraction, long max_train,
+             int *part)
+{
+    if (n < 1) return h19_fail(H19_EARG, "sc_split: no labelled slices");
+    int *members = h19_malloc(sizeof(int) * (size_t)n);
+    if (!members) return H19_ENOMEM;
+    for (int i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= SC_NCLASS) {
+            free(members);
+            return h19_fail(H19_EARG, "sc_split: label %d of slice %d is not a class", y[i], i);
+        }
+        part[i] = 0;
+    }
+    long ntrain_all = 0, ntrain_k[SC_NCLASS] = {0};
+    for (int k = 0; k < SC_NCLASS; k++) {
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (y[i] == k) members[m++] = i;
+        h19_rng r;
+        h19_rng_init(&r, seed, H19_RNG_SPLIT, 0, 0, 0, (uint32_t)k);
+        h19_rng_shuffle(&r, members, m);
+        int nt = (int)lround(test_fraction * m);
+        int nv = (int)lround(val_fraction * (m - nt));
+        for (int j = 0; j < m; j++) part[members[j]] = j < nt ? 2 : j < nt + nv ? 1 : 0;
+        ntrain_k[k] = m - nt - nv;
+        ntrain_all += ntrain_k[k];
+    }
+    if (max_train > 0 && ntrain_all > max_train) {
+        /* Keep max_train training slices, per class in proportion (largest remainders, ties to the
+         * lower class), and within a class the first ones of its shuffled order. */
+        long keep[SC_NCLASS], left = max_train;
+        double rem[SC_NCLASS];
+        for (int k = 0; k < SC_NCLASS; k++) {
+            double q = (double)max_train * (double)ntrain_k[k] / (double)ntrain_all;
+            keep[k] = (long)floor(q);
+            rem[k] = q - (double)keep[k];
+            left -= keep[k];
+        }
+        while (left > 0) {
+            int best = -1;
+            for (int k = 0; k < SC_NCLASS; k++)
+                if (keep[k] < ntrain_k[k] && (best < 0 || rem[k] > rem[best])) best = k;
+            if (best < 0) break;
+            keep[best]++;
+            rem[best] = -1.0;
+            left--;
+        }
+        for (int k = 0; k < SC_NCLASS; k++) {
+            int m = 0;
+            for (int i = 0; i < n; i++)
+                if (y[i] == k) members[m++] = i;
+            h19_rng r;
+            h19_rng_init(&r, seed, H19_RNG_SPLIT, 0, 0, 0, (uint32_t)k);
+            h19_rng_shuffle(&r, members, m); /* the same order as above */
+            long seen = 0;
+            for (int j = 0; j < m; j++)
+                if (part[members[j]] == 0 && seen++ >= keep[k]) part[members[j]] = -1;
+        }
+    }
+    free(members);
+    return H19_OK;
+}
+
+void sc_normalise(float *out, const uint8_t *in, int64_t n, int H, int W)
+{
+    const int fy = CT_OUT / H, fx = CT_OUT / W;
+    const float scale = 1.0f / (255.0f * (float)(fy * fx));
+    for (int64_t s = 0; s < n; s++) {
+        const uint8_t *src = in + (size_t)s * CT_OUT * CT_OUT;
+        float *dst = out + (size_t)s * H * W;
+        if (fy == 1 && fx == 1) {
+            for (int i = 0; i < CT_OUT * CT_OUT; i++) dst[i] = (float)src[i] * scale;
+            continue;
+        }
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++) {
+                unsigned sum = 0; /* exact integer block sum, then one rounding */
+                for (int a = 0; a < fy; a++)
+                    for (int b = 0; b < fx; b++) sum += src[(size_t)(r * fy + a) * CT_OUT + c * fx + b];
+                dst[(size_t)r * W + c] = (float)sum * scale;
+            }
+    }
+}
+
+/* Slices idx[0..n) (ascending) of the archive -> normalised floats X [n][H*W]. Neighbouring
+ * indices are read as one hyperslab (one decompression of the chunks they share). */
+int sc_load_slices(h5_file *f, const int64_t *idx, int64_t n, int H, int W, float *X)
+{
+    enum { RUN = 64 };
+    uint8_t *buf = h19_malloc((size_t)RUN * CT_OUT * CT_OUT);
+    if (!buf) return H19_ENOMEM;
+    int rc = H19_OK;
+    for (int64_t i = 0; i < n && !rc;) {
+        int64_t j = i + 1;
+        while (j < n && idx[j] - idx[i] < RUN) j++;
+        int64_t first = idx[i], span = idx[j - 1] - first + 1;
+        rc = ct_archive_read_slices(f, first, span, buf);
+        for (int64_t k = i; k < j && !rc; k++)
+            sc_normalise(X + (size_t)k * H * W, buf + (size_t)(idx[k] - first) * CT_OUT * CT_OUT, 1, H, W);
+        i = j;
+    }
+    free(buf);
+    return rc;
+}
+
+double sc_cpu_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+double sc_wall_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+uint64_t sc_params_hash(const nn_net *net)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL ^ (uint64_t)net->nparams;
+    const uint32_t *w = (const uint32_t *)(const void *)net->params;
+    for (size_t i = 0; i < net->nparams; i++) h = h19_mix64(h ^ w[i]);
+    return h;
+}
+
+/* The model file: /params [nparams] f32 plus the model YAML text, so that inference rebuilds the
+ * same architecture and refuses a changed model file. Rank 0 writes (atomic: h5_create/h5_commit). */
+static int model_write(const sc_opts *o, const nn_net *net, const nn_fit_result *fr, uint64_t seed,
+                       const int64_t *lab, const int *part, int64_t nlab)
+{
+    h5_file f;
+    H19_TRY(h5_create(&f, o->model_out, MPI_COMM_SELF, SC_MODEL_KIND, SC_MODEL_VERSION));
+    int64_t np = (int64_t)net->nparams;
+    int8_t *p8 = h19_malloc((size_t)nlab);
+    if (!p8) {
+        h5_abort(&f);
+        return H19_ENOMEM;
+    }
+    for (int64_t i = 0; i < nlab; i++) p8[i] = (int8_t)part[i];
+    int rc = h5_write(&f, "/params", H5T_NATIVE_FLOAT, 1, &np, 0, np, net->params, 0);
+    /* the split, so later stages (and readers) know which slices were held out */
+    if (!rc) rc = h5_ensure_group(&f, "/split");
+    if (!rc) rc = h5_write(&f, "/split/slice", H5T_NATIVE_INT64, 1, &nlab, 0, nlab, lab, 0);
+    if (!rc) rc = h5_write(&f, "/split/part", H5T_NATIVE_INT8, 1, &nlab, 0, nlab, p8, 0);
+    free(p8);
+    if (!rc) rc = h5_attr_str(&f, "", "model", o->model_path);
+    if (!rc) rc = h5_attr_str(&f, "", "model_text", o->model_text);
+    if (!rc) rc = h5_attr_i64(&f, "", "nparams", np);
+    if (!rc) rc = h5_attr_i64(&f, "", "seed", (int64_t)seed);
+    if (!rc) rc = h5_attr_i64(&f, "", "epochs_run", fr->epochs_run);
+    if (!rc) rc = h5_attr_i64(&f, "", "best_epoch", fr->best_epoch);
+    if (!rc) rc = h5_attr_i64(&f, "", "steps", fr->steps);
+    if (!rc) rc = h5_attr_str(&f, "", "classes", "NiCT,pCT,nCT");
+    if (rc) {
+        h5_abort(&f);
+        return rc;
+    }
+    return h5_commit(&f);
+}
+
+int sc_model_read(const sc_opts *o, nn_net *net)
+{
+    h5_file f;
+    int rc = h5_open(&f, o->model_out, MPI_COMM_SELF, SC_MODEL_KIND, SC_MODEL_VERSION);
+    if (rc == H19_EIO)
+        return h19_fail(H19_ESTATE, "%s: no trained slice CNN: run 'hust19 train slice-cnn' first", o->model_out);
+    if (rc) return rc;
+    char *text = NULL;
+    float *p = NULL;
+    int nd;
+    int64_t dims[4];
+    rc = h5_read_attr_str(&f, "", "model_text", &text);
+    if (!rc && strcmp(text, o->model_text) != 0)
+        rc = h19_fail(H19_ESTATE, "%s: trained with another version of %s: retrain ('hust19 train slice-cnn')",
+                      o->model_out, o->model_path);
+    if (!rc) rc = h5_read(&f, "/params", H5T_NATIVE_FLOAT, &nd, dims, (void **)&p);
+    if (!rc && (nd != 1 || dims[0] != (int64_t)net->nparams))
+        rc = h19_fail(H19_EFORMAT, "%s: /params has %lld values, the model %zu", o->model_out, (long long)dims[0],
+                      net->nparams);
+    if (!rc) memcpy(net->params, p, sizeof(float) * net->nparams);
+    free(p);
+    free(text);
+    h5_close(&f);
+    return rc;
+}
+
+/* Per-step callback: counts the steps of this run (for the rate) and, in test mode
+ * (HUST19_STOP_AFTER_STEPS=N), requests a stop right after global step N, as a signal would. */
+typedef struct {
+    long steps_run, samples_run, stop_after;
+    int n, batch;
+} step_ctx;
+
+static int on_step(void *user, long step, int epoch, double loss)
+{
+    step_ctx *s = user;
+    (void)epoch;
+    int nb = (s->n + s->batch - 1) / s->batch;
+    long b = (step - 1) % nb; /* every epoch has nb batches, the last one smaller */
+    s->samples_run += b == nb - 1 ? s->n - (long)b * s->batch : s->batch;
+    s->steps_run++;
+    LOG_DEBUG("slice-cnn: step %ld epoch %d loss %.5f", step, epoch, loss);
+    return s->stop_after > 0 && step == s->stop_after;
+}
+
+int sc_meta_open(h19_job *job, h5_file *f, ct_archive_meta *m)
+{
+    int rc = h5_open(f, job->archive, MPI_COMM_SELF, H19_ARCHIVE_KIND, H19_ARCHIVE_VERSION);
+    if (rc == H19_EIO) return h19_fail(H19_ESTATE, "%s: no archive: run 'hust19 ingest %s' first", job->archive, job->file);
+    if (rc) return rc;
+    rc = ct_archive_read_meta(f, m);
+    if (!rc && m->n == 0)
+        rc = h19_fail(H19_ESTATE, "%s: the archive has no CT slices (ingest with a ct: section)", job->archive);
+    if (rc) h5_close(f);
+    return rc;
+}
+
+static int write_metrics(const sc_opts *o, const sc_train_result *r)
+{
+    size_t cap = 8192, len = 0;
+    char *buf = h19_malloc(cap);
+    if (!buf) return H19_ENOMEM;
+#define PUT(...) len += (size_t)snprintf(buf + len, cap - len, __VA_ARGS__)
+    PUT("metric,class,predicted,value\n");
+    PUT("n_train,all,,%d\nn_val,all,,%d\nn_test,all,,%d\n", r->ntrain, r->nval, r->ntest);
+    PUT("epochs_run,all,,%d\nbest_epoch,all,,%d\n", r->fit.epochs_run, r->fit.best_epoch);
+    PUT("test_accuracy,all,,%.6f\n", r->accuracy);
+    for (int k = 0; k < SC_NCLASS; k++) PUT("test_auc_ovr,%s,,%.6f\n", sc_class_names[k], r->auc[k]);
+    for (int t = 0; t < SC_NCLASS; t++)
+        for (int p = 0; p < SC_NCLASS; p++)
+            PUT("confusion,%s,%s,%ld\n", sc_class_names[t], sc_class_names[p], r->cm[t * SC_NCLASS + p]);
+#undef PUT
+    int rc = h19_write_atomic(o->metrics_out, buf, len);
+    free(buf);
+    return rc;
+}
+
+/* The report fragment (hust19 report inlines <outdir>/slice_cnn.html and its SVGs): held-out ROC
+ * curves of each class vs the rest, the confusion matrix, the split sizes. Rank 0. */
+static int write_html(const char *outdir, const sc_opts *o, const sc_train_result *r, const double *pd,
+                      const int *y, int n)
+{
+    char path[1200];
+    ev_roc_curve cur[SC_NCLASS];
+    double *fpr[SC_NCLASS] = {NULL}, *tpr[SC_NCLASS] = {NULL}, *thr[SC_NCLASS] = {NULL};
+    int ncur = 0, rc = H19_OK;
+    int *yk = h19_malloc(sizeof(int) * (size_t)n);
+    double *col = h19_malloc(sizeof(double) * (size_t)n);
+    if (!yk || !col) rc = H19_ENOMEM;
+    for (int k = 0; k < SC_NCLASS && !rc; k++) {
+        if (!(r->auc[k] >= 0)) continue; /* class absent from the test set (NaN) */
+        for (int i = 0; i < n; i++) {
+            yk[i] = y[i] == k;
+            col[i] = pd[(size_t)i * SC_NCLASS + k];
+        }
+        int np = 0;
+        rc = ev_roc(col, yk, n, &fpr[ncur], &tpr[ncur], &thr[ncur], &np);
+        if (!rc) cur[ncur] = (ev_roc_curve){sc_class_names[k], fpr[ncur], tpr[ncur], np, r->auc[k], NAN, NAN};
+        if (!rc) ncur++;
+    }
+    snprintf(path, sizeof path, "%s/slice_cnn_roc.svg", outdir);
+    if (!rc && ncur) rc = ev_svg_roc(path, cur, ncur, "Slice CNN, held-out slices (one vs rest)");
+    snprintf(path, sizeof path, "%s/slice_cnn_confusion.svg", outdir);
+    if (!rc) rc = ev_svg_confusion(path, r->cm, SC_NCLASS, sc_class_names, "Slice CNN, held-out slices");
+    char html[4096];
+    int len = snprintf(html, sizeof html,
+                       "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Slice CNN</title></head><body>\n"
+                       "<h1>Slice CNN</h1>\n<h2>Slice CNN (NiCT / pCT / nCT)</h2>\n"
+                       "<p>Model %s; %d training, %d validation, %d held-out test slices (stratified by class); "
+                       "%d epochs, weights of epoch %d kept. Held-out accuracy %.4f.</p>\n"
+                       "<table><tr><th>class</th><th>AUC (one vs rest)</th></tr>\n",
+                       o->model_path, r->ntrain, r->nval, r->ntest, r->fit.epochs_run, r->fit.best_epoch, r->accuracy);
+    for (int k = 0; k < SC_NCLASS; k++)
+        len += snprintf(html + len, sizeof html - (size_t)len, "<tr><td>%s</td><td>%.4f</td></tr>\n", sc_class_names[k],
+                        r->auc[k]);
+    len += snprintf(html + len, sizeof html - (size_t)len, "</table>\n%s<img src=\"slice_cnn_confusion.svg\">\n</body></html>\n",
+                    ncur ? "<img src=\"slice_cnn_roc.svg\">\n" : "");
+    snprintf(path, sizeof path, "%s/slice_cnn.html", outdir);
+    if (!rc) rc = h19_write_atomic(path, html, (size_t)len);
+    for (int k = 0; k < ncur; k++) {
+        free(fpr[k]);
+        free(tpr[k]);
+        free(thr[k]);
+    }
+    free(yk);
+    free(col);
+    return rc;
+}
+
+/* Held-out metrics: per-class one-vs-rest AUC (ev_ovr_auc when every class is present and absent,
+ * else per class where defined) and the argmax confusion matrix. */
+static int test_metrics(const float *prob, const int *y, int n, sc_train_result *r, const char *outdir,
+                        const sc_opts *o)
+{
+    for (int k = 0; k < SC_NCLASS; k++) r->auc[k] = NAN;
+    memset(r->cm, 0, sizeof r->cm);
+    r->accuracy = NAN;
+    if (n == 0) return H19_OK;
+    double *pd = h19_malloc(sizeof(double) * (size_t)n * SC_NCLASS);
+    int *yk = h19_malloc(sizeof(int) * (size_t)n);
+    double *col = h19_malloc(sizeof(double) * (size_t)n);
+    int rc = (!pd || !yk || !col) ? H19_ENOMEM : H19_OK;
+    int cnt[SC_NCLASS] = {0};
+    if (!rc) {
+        for (size_t i = 0; i < (size_t)n * SC_NCLASS; i++) pd[i] = prob[i];
+        for (int i = 0; i < n; i++) cnt[y[i]]++;
+        int all = 1;
+        for (int k = 0; k < SC_NCLASS; k++) all &= cnt[k] > 0 && cnt[k] < n;
+        if (all) {
+            rc = ev_ovr_auc(pd, y, n, SC_NCLASS, r->auc);
+        } else {
+            for (int k = 0; k < SC_NCLASS && !rc; k++) {
+                if (!(cnt[k] > 0 && cnt[k] < n)) continue;
+                for (int i = 0; i < n; i++) {
+                    yk[i] = y[i] == k;
+                    col[i] = pd[(size_t)i * SC_NCLASS + k];
+                }
+                rc = ev_auc(col, yk, n, &r->auc[k]);
+            }
+        }
+    }
+    if (!rc) rc = ev_confusion_argmax(pd, y, n, SC_NCLASS, r->cm);
+    if (!rc) {
+        long ok = 0;
+        for (int k = 0; k < SC_NCLASS; k++) ok += r->cm[k * SC_NCLASS + k];
+        r->accuracy = (double)ok / n;
+    }
+    if (!rc && dist_rank() == 0) rc = write_html(outdir, o, r, pd, y, n);
+    free(pd);
+    free(yk);
+    free(col);
+    return rc;
+}
+
+int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
+{
+    memset(res, 0, sizeof *res);
+    h5_file f;
+    ct_archive_meta m;
+    memset(&m, 0, sizeof m);
+    int rc = sc_meta_open(job, &f, &m);
+    rc = dist_agree(rc);
+    if (rc) return rc;
+
+    int64_t nlab = 0;
+    for (int64_t i = 0; i < m.n; i++) nlab += m.label[i] >= 0;
+    int64_t *lab = NULL, *idx[3] = {NULL, NULL, NULL};
+    int *ylab = NULL, *part = NULL, *ys[3] = {NULL, NULL, NULL};
+    float *X[3] = {NULL, NULL, NULL}, *prob = NULL;
+    int cnt[3] = {0, 0, 0};
+    nn_net *net = NULL;
+    if (nlab < 10 || nlab > 0x7fffffff)
+        rc = h19_fail(H19_ESTATE, "%s: %lld labelled slices: the slice CNN needs at least 10 (a labels CSV in ct:)",
+                      job->archive, (long long)nlab);
+    if (!rc) {
+        lab = h19_malloc(sizeof(int64_t) * (size_t)nlab);
+        ylab = h19_malloc(sizeof(int) * (size_t)nlab);
+        part = h19_malloc(sizeof(int) * (size_t)nlab);
+        if (!lab || !ylab || !part) rc = H19_ENOMEM;
+    }
+    if (!rc) {
+        int64_t j = 0;
+        for (int64_t i = 0; i < m.n; i++)
+            if (m.label[i] >= 0) {
+                lab[j] = i;
+                ylab[j++] = m.label[i];
+            }
+        rc = sc_split(ylab, (int)nlab, job->seed, o->test_fraction, o->val_fraction, o->max_train_slices, part);
+    }
+    const size_t nin = (size_t)o->H * o->W;
+    for (int s = 0; s < 3 && !rc; s++) {
+        for (int64_t j = 0; j < nlab; j++) cnt[s] += part[j] == s;
+        idx[s] = h19_malloc(sizeof(int64_t) * (size_t)(cnt[s] + 1));
+        ys[s] = h19_malloc(sizeof(int) * (size_t)(cnt[s] + 1));
+        X[s] = h19_malloc(sizeof(float) * nin * (size_t)(cnt[s] + 1));
+        if (!idx[s] || !ys[s] || !X[s]) {
+            rc = H19_ENOMEM;
+            break;
+        }
+        int c = 0;
+        for (int64_t j = 0; j < nlab; j++)
+            if (part[j] == s) {
+                idx[s][c] = lab[j];
+                ys[s][c++] = ylab[j];
+            }
+        rc = sc_load_slices(&f, idx[s], cnt[s], o->H, o->W, X[s]);
+    }
+    h5_close(&f);
+    rc = dist_agree(rc);
+    res->ntrain = cnt[0];
+    res->nval = cnt[1];
+    res->ntest = cnt[2];
+    if (!rc && cnt[0] < 1) rc = h19_fail(H19_ESTATE, "slice-cnn: no training slices after the split");
+    if (!rc) {
+        LOG_INFO("slice-cnn: %lld labelled slices: %d train, %d validation, %d test (%s, %d ranks)", (long long)nlab,
+                 cnt[0], cnt[1], cnt[2], o->model_path, dist_size());
+        int mb = o->hyper.micro_batch > 0 ? o->hyper.micro_batch : o->hyper.batch;
+        if (mb > o->hyper.batch) mb = o->hyper.batch;
+        rc = nn_net_create(&net, o->C, o->H, o->W, o->spec, o->nspec, mb);
+    }
+    if (!rc) rc = job_make_outdir(job);
+    step_ctx sctx = {0, 0, 0, cnt[0], o->hyper.batch};
+    const char *env = getenv("HUST19_STOP_AFTER_STEPS");
+    if (env && *env) sctx.stop_after = strtol(env, NULL, 10);
+    if (!rc) {
+        nn_net_init(net, job->seed, 0, 0);
+        nn_hyper h = o->hyper;
+        h.ckpt_path = o->ckpt;
+        h.on_step = on_step;
+        h.user = &sctx;
+        nn_key key = {job->seed, 0, 0};
+        LOG_INFO("slice-cnn: %zu parameters; %zu bytes allreduced per step", net->nparams,
+                 (net->nparams + 3) * sizeof(int64_t));
+        double w0 = sc_wall_seconds(), c0 = sc_cpu_seconds();
+        rc = nn_fit(net, &h, key, X[0], ys[0], cnt[0], X[1], ys[1], cnt[1], MPI_COMM_WORLD, &res->fit);
+        res->seconds = sc_wall_seconds() - w0;
+        res->cpu_seconds = sc_cpu_seconds() - c0;
+        res->samples = sctx.samples_run;
+        rc = dist_agree(rc); /* ESTOP stays ESTOP; a local failure becomes every rank's */
+        double cpu_all = res->cpu_seconds;
+        if (dist_size() > 1) MPI_Allreduce(MPI_IN_PLACE, &cpu_all, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        if (sctx.steps_run > 0)
+            LOG_INFO("slice-cnn: %ld steps, %ld samples in %.2f s: %.3f slices/s; CPU %.2f s over %d ranks: %.3f slices "
+                     "per CPU-second", sctx.steps_run, sctx.samples_run, res->seconds, sctx.samples_run / res->seconds,
+                     cpu_all, dist_size(), sctx.samples_run / cpu_all);
+    }
+    if (!rc) {
+        int wrc = dist_rank() == 0 ? model_write(o, net, &res->fit, job->seed, lab, part, nlab) : H19_OK;
+        rc = dist_agree(wrc);
+    }
+    if (!rc && cnt[2] > 0) {
+        prob = h19_malloc(sizeof(float) * (size_t)cnt[2] * SC_NCLASS);
+        rc = prob ? nn_predict(net, X[2], cnt[2], prob, MPI_COMM_WORLD) : H19_ENOMEM;
+        if (!rc) rc = test_metrics(prob, ys[2], cnt[2], res, job->outdir, o);
+        rc = dist_agree(rc);
+    }
+    if (!rc) {
+        int wrc = dist_rank() == 0 ? write_metrics(o, res) : H19_OK;
+        rc = dist_agree(wrc);
+    }
+    if (!rc)
+        LOG_INFO("slice-cnn: model %s; held-out AUC NiCT %.4f pCT %.4f nCT %.4f, accuracy %.4f (%s)", o->model_out,
+                 res->auc[0], res->auc[1], res->auc[2], res->accuracy, o->metrics_out);
+    nn_net_free(net);
+    for (int s = 0; s < 3; s++) {
+        free(idx[s]);
+        free(ys[s]);
+        free(X[s]);
+    }
+    free(prob);
+    free(lab);
+    free(ylab);
+    free(part);
+    ct_archive_meta_free(&m);
+    return rc;
+}
