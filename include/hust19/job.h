@@ -21,6 +21,7 @@
 #include "hust19/cf.h"
 #include "hust19/cfg.h"
 #include "hust19/cli.h"
+#include "hust19/nn.h"
 
 #include <stdint.h>
 
@@ -48,7 +49,8 @@ typedef struct {
     cf_norm_opts norm;
     /* cf_dnn */
     const char *cf_dnn_model;
-    cfg_node *cf_dnn_node; /* training keys, read by the nn module */
+    cfg_node *cf_dnn_node;
+    nn_hyper cf_hyper;     /* the model file's train: section, then the job's cf_dnn training keys */
     double val_fraction;
     long ensemble;
     /* cf_lr: the L2 logistic regression on the CFs */

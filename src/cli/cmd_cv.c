@@ -26,23 +26,10 @@ static const char *HELP_CV =
     "               results/<job>/repeats/rRRR.h5; 'hust19 merge JOB.yaml' combines the repeats into the\n"
     "               same results as one 'hust19 cv' run, and runs the validation tasks.\n";
 
-/* The CF DNN's training hyperparameters: the model file's train: section, then the job's cf_dnn keys. */
-int cv_load_hyper(h19_job *job, nn_hyper *h)
-{
-    nn_layer_spec *spec = NULL;
-    int nspec = 0, C, H, W;
-    *h = nn_hyper_default();
-    int rc = nn_model_load(job->cf_dnn_model, 1, 3, &C, &H, &W, &spec, &nspec, h);
-    free(spec);
-    if (rc) return rc;
-    return nn_hyper_read(&job->doc, job->cf_dnn_node, h);
-}
-
 int cv_stage(h19_job *job, int what, int only_repeat)
 {
-    nn_hyper h;
-    int rc = cv_load_hyper(job, &h);
-    if (!rc) rc = cfg_check_unused(&job->doc);
+    nn_hyper h = job->cf_hyper;
+    int rc = cfg_check_unused(&job->doc);
     if (rc) return rc;
     h5_file f;
     rc = h5_open(&f, job->archive, MPI_COMM_SELF, H19_ARCHIVE_KIND, H19_ARCHIVE_VERSION);

@@ -101,7 +101,6 @@ int cmd_ingest(int argc, char **argv)
     if (a.npos != 1) return cli_report("ingest", h19_fail(H19_EARG, "expected one job file (see --help)"));
     h19_job job;
     rc = job_load(&job, &a, a.pos[0]);
-    if (!rc) cfg_mark_all(job.cf_dnn_node); /* training keys: checked by the training stages */
     if (!rc) rc = cfg_check_unused(&job.doc);
     if (!rc) rc = ingest_cf(&job, cli_flag(&a, "--force"));
     if (!job.file) return cli_report("ingest", rc);

@@ -187,7 +187,6 @@ int cmd_report(int argc, char **argv)
     h19_job job;
     rc = job_load(&job, &a, a.pos[0]);
     if (rc) return cli_report("report", rc);
-    cfg_mark_all(job.cf_dnn_node);
     rc = cfg_check_unused(&job.doc);
     if (!rc) rc = dist_rank() == 0 ? report_stage(&job) : H19_OK;
     rc = dist_agree(rc);

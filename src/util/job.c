@@ -201,7 +201,17 @@ static int parse(h19_job *j)
     bool bal = true;
     H19_TRY(cfg_bool(d, dnn, "balance", true, &bal));
     j->balance = bal;
-    j->cf_dnn_node = dnn; /* remaining keys: training hyperparameters, read by nn_hyper_read */
+    j->cf_dnn_node = dnn;
+    {   /* training keys: the model file's defaults, overridden by the job (read here so that every
+         * stage checks them) */
+        nn_layer_spec *spec = NULL;
+        int nspec = 0, C, H, W;
+        j->cf_hyper = nn_hyper_default();
+        rc = nn_model_load(j->cf_dnn_model, 1, 3, &C, &H, &W, &spec, &nspec, &j->cf_hyper);
+        free(spec);
+        if (rc) return rc;
+        H19_TRY(nn_hyper_read(d, dnn, &j->cf_hyper));
+    }
 
     cfg_node *lr = cfg_map(d, d->root, "cf_lr", 0, &rc);
     if (rc) return rc;
