@@ -50,7 +50,7 @@ typedef struct {
     /* cf_dnn */
     const char *cf_dnn_model;
     cfg_node *cf_dnn_node;
-    nn_hyper cf_hyper;     /* the model file's train: section, then the job's cf_dnn training keys */
+    nn_hyper cf_hyper;     /* the job's cf_dnn training keys over the engine defaults (validation only) */
     double val_fraction;
     long ensemble;
     /* cf_lr: the L2 logistic regression on the CFs */
@@ -78,6 +78,8 @@ typedef struct {
 /* Load, apply --set overrides, parse and check every key. */
 int job_load(h19_job *j, const cli_args *a, const char *path);
 void job_free(h19_job *j);
+/* The CF DNN's training hyperparameters: the model file's train: section, then the job's keys. */
+int job_cf_hyper(h19_job *j, nn_hyper *h);
 int job_outcome_index(const h19_job *j, const char *name);
 /* mkdir -p the output directory (rank 0) */
 int job_make_outdir(const h19_job *j);

@@ -28,8 +28,9 @@ static const char *HELP_CV =
 
 int cv_stage(h19_job *job, int what, int only_repeat)
 {
-    nn_hyper h = job->cf_hyper;
-    int rc = cfg_check_unused(&job->doc);
+    nn_hyper h;
+    int rc = job_cf_hyper(job, &h);
+    if (!rc) rc = cfg_check_unused(&job->doc);
     if (rc) return rc;
     h5_file f;
     rc = h5_open(&f, job->archive, MPI_COMM_SELF, H19_ARCHIVE_KIND, H19_ARCHIVE_VERSION);

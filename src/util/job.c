@@ -202,16 +202,10 @@ static int parse(h19_job *j)
     H19_TRY(cfg_bool(d, dnn, "balance", true, &bal));
     j->balance = bal;
     j->cf_dnn_node = dnn;
-    {   /* training keys: the model file's defaults, overridden by the job (read here so that every
-         * stage checks them) */
-        nn_layer_spec *spec = NULL;
-        int nspec = 0, C, H, W;
-        j->cf_hyper = nn_hyper_default();
-        rc = nn_model_load(j->cf_dnn_model, 1, 3, &C, &H, &W, &spec, &nspec, &j->cf_hyper);
-        free(spec);
-        if (rc) return rc;
-        H19_TRY(nn_hyper_read(d, dnn, &j->cf_hyper));
-    }
+    /* the training keys are checked here, so that every stage rejects a misspelt one; the stage
+     * that trains applies them over the model file's defaults (job_cf_hyper) */
+    j->cf_hyper = nn_hyper_default();
+    H19_TRY(nn_hyper_read(d, dnn, &j->cf_hyper));
 
     cfg_node *lr = cfg_map(d, d->root, "cf_lr", 0, &rc);
     if (rc) return rc;
@@ -261,6 +255,17 @@ static int parse(h19_job *j)
 
     for (int i = 0; other_sections[i]; i++) cfg_mark_all(cfg_find(d->root, other_sections[i]));
     return H19_OK;
+}
+
+int job_cf_hyper(h19_job *j, nn_hyper *h)
+{
+    nn_layer_spec *spec = NULL;
+    int nspec = 0, C, H, W;
+    *h = nn_hyper_default();
+    int rc = nn_model_load(j->cf_dnn_model, 1, 3, &C, &H, &W, &spec, &nspec, h);
+    free(spec);
+    if (rc) return rc;
+    return nn_hyper_read(&j->doc, j->cf_dnn_node, h);
 }
 
 int job_load(h19_job *j, const cli_args *a, const char *path)
