@@ -1,6 +1,7 @@
 /* synth_sheet.c — JPEG output and the contact sheet of example phantom slices. */
 #include "hust19/err.h"
 #include "hust19/synth.h"
+#include "hust19/job.h"
 #include "hust19/log.h"
 #include "synth_internal.h"
 
@@ -16,57 +17,10 @@
 
 /* ---- shared helpers --------------------------------------------------------------------------- */
 
-int ct_synth_atomic_write(const char *path, const void *data, size_t n)
-{
-    char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-        return h19_fail(H19_EIO, "%s: path too long", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd < 0) return h19_fail(H19_EIO, "%s: cannot create: %s", tmp, strerror(errno));
-    const char *p = data;
-    size_t left = n;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR) continue;
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            return h19_fail(H19_EIO, "%s: write failed: %s", tmp, strerror(e));
-        }
-        p += w;
-        left -= (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return h19_fail(H19_EIO, "%s: fsync/close failed: %s", tmp, strerror(e));
-    }
-    if (rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        return h19_fail(H19_EIO, "%s: rename to %s failed: %s", tmp, path, strerror(e));
-    }
-    return H19_OK;
-}
+/* The project's atomic write and mkdir -p (include/hust19/job.h), under synth's names. */
+int ct_synth_atomic_write(const char *path, const void *data, size_t n) { return h19_write_atomic(path, data, n); }
 
-int ct_synth_mkdirs(const char *path)
-{
-    char buf[4096];
-    size_t n = strlen(path);
-    if (n == 0 || n >= sizeof buf) return h19_fail(H19_EIO, "mkdir: bad path '%s'", path);
-    memcpy(buf, path, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] == '/' || buf[i] == 0) {
-            char c = buf[i];
-            buf[i] = 0;
-            if (mkdir(buf, 0777) != 0 && errno != EEXIST)
-                return h19_fail(H19_EIO, "%s: cannot create directory: %s", buf, strerror(errno));
-            buf[i] = c;
-        }
-    }
-    return H19_OK;
-}
+int ct_synth_mkdirs(const char *path) { return h19_mkdir_p(path); }
 
 void sb_put(sbuf *b, const char *s, size_t n)
 {
