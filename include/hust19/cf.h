@@ -108,6 +108,7 @@ typedef struct {
     double missing;      /* value for a missing CF (paper: 0.5) */
     double clip_lo, clip_hi; /* clip F to [lo, hi] (no clipping when lo >= hi) */
     int missing_indicators;  /* append one 0/1 "measured" column per numeric CF */
+    int data_range;          /* ignore the catalog's normal ranges: Min/Max of the training rows */
 } cf_norm_opts;
 
 /* Width of a normalised row. */

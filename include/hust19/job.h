@@ -45,6 +45,8 @@ typedef struct {
     /* outcomes */
     int noutcomes;
     cf_outcome outcomes[JOB_MAX_OUTCOMES];
+    cf_norm_opts onorm[JOB_MAX_OUTCOMES]; /* per outcome: normalise, overridable under the outcome */
+    double olr_C[JOB_MAX_OUTCOMES];       /* per outcome: cf_lr.C, overridable under the outcome */
     /* normalisation */
     cf_norm_opts norm;
     /* cf_dnn */

@@ -466,7 +466,7 @@ int cf_normalise(const cf_data *d, const cf_catalog *cat, const int *train_rows,
     for (int j = 0, ind = p; j < p; j++) {
         const cf_feature *f = &cat->f[j];
         double lo = f->normal_lo, hi = f->normal_hi;
-        if (f->kind == CF_NUMERIC && !f->has_normal) {
+        if (f->kind == CF_NUMERIC && (!f->has_normal || o->data_range)) {
             /* the training fold's observed range (never the rows being scored) */
             lo = INFINITY;
             hi = -INFINITY;

@@ -76,6 +76,8 @@ typedef struct {
     nn_layer_spec *spec; /* the CF DNN, output set per outcome */
     int nspec;
     int C, H, W;
+    const cf_norm_opts *norm; /* of the task's outcome */
+    double lr_C;              /* of the task's outcome */
 } cv_ctx;
 
 /* Scores [n][K] of a logistic regression trained on (Xtr, ytr), for Xte. */
@@ -86,7 +88,7 @@ static int fit_lr(const cv_ctx *c, const float *Xtr, const int *ytr, int ntr, co
     if (!A) return H19_ENOMEM;
     for (size_t i = 0; i < (size_t)ntr * (size_t)w; i++) A[i] = Xtr[i];
     plr_model m;
-    int rc = plr_fit(A, ytr, ntr, w, K, c->job->lr_C, &m);
+    int rc = plr_fit(A, ytr, ntr, w, K, c->lr_C, &m);
     if (!rc && score_tr) rc = plr_predict_proba(&m, A, ntr, score_tr);
     if (!rc) {
         for (size_t i = 0; i < (size_t)nte * (size_t)w; i++) A[i] = Xte[i];
@@ -253,10 +255,10 @@ static int thresholds(const double *score, const int *y, int n, int K, double ta
 /* Normalise rows of the archive with the training rows' statistics. */
 static int normalise(const cv_ctx *c, const int *train_rows, int ntr, const int *rows, int n, float **out, int *w)
 {
-    *w = cf_norm_width(&c->a->cat, &c->job->norm);
+    *w = cf_norm_width(&c->a->cat, c->norm);
     *out = h19_malloc(sizeof(float) * (size_t)(n ? n : 1) * (size_t)*w);
     if (!*out) return H19_ENOMEM;
-    return cf_normalise(&c->a->d, &c->a->cat, train_rows, ntr, rows, n, &c->job->norm, *out);
+    return cf_normalise(&c->a->d, &c->a->cat, train_rows, ntr, rows, n, c->norm, *out);
 }
 
 /* Fit the LR and the DNN on archive rows tr (labels ytr), score rows te: sc_* are [2][n][K]. */
@@ -390,7 +392,7 @@ static uint64_t config_hash(const h19_job *job, const nn_hyper *h, const cv_run 
     uint64_t x = h19_mix64(job->seed);
     double v[] = {(double)run->F, (double)run->M, job->plr_C, (double)job->plr_logit, job->lr_C, (double)job->balance, (double)job->inner_folds, job->val_fraction,
                   (double)job->ensemble, job->norm.missing, job->norm.clip_lo, job->norm.clip_hi,
-                  (double)job->norm.missing_indicators, job->sensitive_target, (double)h->epochs, (double)h->batch,
+                  (double)job->norm.missing_indicators, (double)job->norm.data_range, job->sensitive_target, (double)h->epochs, (double)h->batch,
                   h->lr, h->decay, h->l2, h->dropout, (double)h->patience, (double)h->micro_batch};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         uint64_t b;
@@ -398,6 +400,16 @@ static uint64_t config_hash(const h19_job *job, const nn_hyper *h, const cv_run 
         x = h19_mix64(x ^ b);
     }
     for (int m = 0; m < run->M; m++) x = h19_mix64(x ^ (uint64_t)run->model[m]);
+    for (int o = 0; o < job->noutcomes; o++) { /* per-outcome overrides */
+        const cf_norm_opts *n = &job->onorm[o];
+        double w[] = {n->missing, n->clip_lo, n->clip_hi, (double)n->missing_indicators, (double)n->data_range,
+                      job->olr_C[o]};
+        for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
+            uint64_t b;
+            memcpy(&b, &w[i], sizeof b);
+            x = h19_mix64(x ^ b ^ (uint64_t)(o + 1));
+        }
+    }
     return x;
 }
 
@@ -464,7 +476,7 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, int what, i
 {
     int do_cv = (what & (CV_DO_CV | CV_FROM_REPEATS)) != 0, do_validate = (what & CV_DO_VALIDATE) != 0;
     memset(run, 0, sizeof *run);
-    cv_ctx c = {job, a, h, NULL, 0, 0, 0, 0};
+    cv_ctx c = {job, a, h, NULL, 0, 0, 0, 0, &job->norm, job->lr_C};
     int rc = nn_model_load(job->cf_dnn_model, cf_norm_width(&a->cat, &job->norm), 3, &c.C, &c.H, &c.W, &c.spec,
                            &c.nspec, NULL);
     if (rc) return rc;
@@ -573,6 +585,8 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, int what, i
             te_set = &run->vtest[s];
         }
         int K = te_set->K;
+        c.norm = &job->onorm[te_set->outcome];
+        c.lr_C = job->olr_C[te_set->outcome];
         int *tr = h19_malloc(sizeof(int) * (size_t)tr_set->n), *ytr = h19_malloc(sizeof(int) * (size_t)tr_set->n);
         int *te = h19_malloc(sizeof(int) * (size_t)te_set->n), *tpos = h19_malloc(sizeof(int) * (size_t)te_set->n);
         if (!tr || !ytr || !te || !tpos) rc = H19_ENOMEM;

@@ -131,6 +131,27 @@ static int int_list(h19_job *j, cfg_node *map, const char *key, int *out, int *n
     return H19_OK;
 }
 
+static int parse_norm(cfg_doc *d, cfg_node *norm, const cf_norm_opts *def, cf_norm_opts *o)
+{
+    int rc;
+    *o = *def;
+    H19_TRY(cfg_double(d, norm, "missing", def->missing, -10, 10, &o->missing));
+    cfg_node *clip = cfg_seq(d, norm, "clip", 0, &rc);
+    if (rc) return rc;
+    if (clip) {
+        if (clip->n != 2) return cfg_error(d, clip, "'clip' must be [lo, hi]");
+        H19_TRY(cfg_node_double(d, clip->items[0], &o->clip_lo));
+        H19_TRY(cfg_node_double(d, clip->items[1], &o->clip_hi));
+        if (!(o->clip_lo < o->clip_hi)) return cfg_error(d, clip, "'clip' needs lo < hi");
+    }
+    bool mi = def->missing_indicators;
+    H19_TRY(cfg_bool(d, norm, "missing_indicators", mi, &mi));
+    o->missing_indicators = mi;
+    static const char *const ranges[] = {"normal", "data", NULL};
+    H19_TRY(cfg_enum(d, norm, "range", ranges, def->data_range, &o->data_range));
+    return H19_OK;
+}
+
 static int parse(h19_job *j)
 {
     cfg_doc *d = &j->doc;
@@ -165,6 +186,14 @@ static int parse(h19_job *j)
     if (rc) return rc;
     if (coh) H19_TRY(cf_cohorts_parse(d, coh, &j->cohorts));
 
+    cfg_node *norm = cfg_map(d, d->root, "normalise", 0, &rc);
+    if (rc) return rc;
+    cf_norm_opts paper = {0.5, 0, 0, 0, 0};
+    H19_TRY(parse_norm(d, norm, &paper, &j->norm));
+    cfg_node *lr = cfg_map(d, d->root, "cf_lr", 0, &rc);
+    if (rc) return rc;
+    H19_TRY(cfg_double(d, lr, "C", 0.1, 1e-8, 1e8, &j->lr_C));
+
     cfg_node *outs = cfg_map(d, d->root, "outcomes", 1, &rc);
     if (rc) return rc;
     if (!outs || outs->n == 0) return cfg_error(d, d->root, "'outcomes' must define at least one outcome");
@@ -172,26 +201,17 @@ static int parse(h19_job *j)
     for (int i = 0; i < outs->n; i++) {
         outs->used[i] = 1;
         if (outs->items[i]->kind != CFG_MAP) return cfg_error(d, outs->items[i], "outcome '%s' must be a mapping", outs->keys[i]);
+        /* per-outcome overrides of the normalisation and the LR's C (read before the outcome's own
+         * keys, which cf_outcome_parse reads) */
+        cfg_node *on = cfg_map(d, outs->items[i], "normalise", 0, &rc);
+        if (rc) return rc;
+        H19_TRY(parse_norm(d, on, &j->norm, &j->onorm[i]));
+        cfg_node *ol = cfg_map(d, outs->items[i], "cf_lr", 0, &rc);
+        if (rc) return rc;
+        H19_TRY(cfg_double(d, ol, "C", j->lr_C, 1e-8, 1e8, &j->olr_C[i]));
         H19_TRY(cf_outcome_parse(d, outs->items[i], outs->keys[i], &j->outcomes[i]));
         j->noutcomes = i + 1;
     }
-
-    cfg_node *norm = cfg_map(d, d->root, "normalise", 0, &rc);
-    if (rc) return rc;
-    H19_TRY(cfg_double(d, norm, "missing", 0.5, -10, 10, &j->norm.missing));
-    j->norm.clip_lo = 0;
-    j->norm.clip_hi = 0;
-    cfg_node *clip = cfg_seq(d, norm, "clip", 0, &rc);
-    if (rc) return rc;
-    if (clip) {
-        if (clip->n != 2) return cfg_error(d, clip, "'clip' must be [lo, hi]");
-        H19_TRY(cfg_node_double(d, clip->items[0], &j->norm.clip_lo));
-        H19_TRY(cfg_node_double(d, clip->items[1], &j->norm.clip_hi));
-        if (!(j->norm.clip_lo < j->norm.clip_hi)) return cfg_error(d, clip, "'clip' needs lo < hi");
-    }
-    bool mi = false;
-    H19_TRY(cfg_bool(d, norm, "missing_indicators", false, &mi));
-    j->norm.missing_indicators = mi;
 
     cfg_node *dnn = cfg_map(d, d->root, "cf_dnn", 0, &rc);
     if (rc) return rc;
@@ -206,10 +226,6 @@ static int parse(h19_job *j)
      * that trains applies them over the model file's defaults (job_cf_hyper) */
     j->cf_hyper = nn_hyper_default();
     H19_TRY(nn_hyper_read(d, dnn, &j->cf_hyper));
-
-    cfg_node *lr = cfg_map(d, d->root, "cf_lr", 0, &rc);
-    if (rc) return rc;
-    H19_TRY(cfg_double(d, lr, "C", 0.1, 1e-8, 1e8, &j->lr_C));
 
     cfg_node *plr = cfg_map(d, d->root, "plr", 0, &rc);
     if (rc) return rc;

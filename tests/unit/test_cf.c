@@ -73,7 +73,7 @@ int main(void)
 
     /* equation (9): Hb with the normal range, Age with the training rows' range */
     int train[2] = {0, 1}, rows[3] = {0, 1, 2};
-    cf_norm_opts o = {0.5, 0, 0, 0};
+    cf_norm_opts o = {0.5, 0, 0, 0, 0};
     float out[12];
     CHECK_OK(cf_normalise(&d, &cat, train, 2, rows, 3, &o, out));
     CHECK_NEAR(out[0 * 4 + 0], 1.0, 1e-6);                  /* age 81: max of training */
@@ -82,6 +82,20 @@ int main(void)
     CHECK_NEAR(out[0 * 4 + 3], (123.0 - 130) / 45.0, 1e-6); /* normal range */
     CHECK_NEAR(out[1 * 4 + 3], 0.5, 0);                     /* missing */
     CHECK_NEAR(out[2 * 4 + 2], 0.5, 0);                     /* binary missing */
+    /* range: data ignores the catalog's normal range: Hb then uses the training rows (rows 0 and
+     * 2 here: 123 and 152.5) */
+    int train2[2] = {0, 2};
+    cf_norm_opts od = {0.5, 0, 0, 0, 1};
+    CHECK_OK(cf_normalise(&d, &cat, train2, 2, rows, 3, &od, out));
+    CHECK_NEAR(out[0 * 4 + 3], 0.0, 1e-6);
+    CHECK_NEAR(out[2 * 4 + 3], 1.0, 1e-6);
+    /* missing indicators append one column per numeric CF (Age, Hb) */
+    cf_norm_opts oi = {0.5, 0, 0, 1, 0};
+    CHECK(cf_norm_width(&cat, &oi) == 6);
+    float outi[18];
+    CHECK_OK(cf_normalise(&d, &cat, train, 2, rows, 3, &oi, outi));
+    CHECK_NEAR(outi[1 * 6 + 5], 0.0, 0); /* row 1: Hb not measured */
+    CHECK_NEAR(outi[0 * 6 + 5], 1.0, 0);
 
     /* labels: 'Weird' is outside the map -> error naming line 5 */
     cfg_doc jd;
