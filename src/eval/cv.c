@@ -235,21 +235,15 @@ static int fit_dnn(const cv_ctx *c, const float *Xtr, const int *ytr, int ntr, c
 /* Thresholds [K][2] (Youden, sensitive) on training scores, one-vs-rest per class. */
 static int thresholds(const double *score, const int *y, int n, int K, double target, double *thr)
 {
-    double *s = h19_malloc(sizeof(double) * (size_t)n);
-    int *b = h19_malloc(sizeof(int) * (size_t)n);
-    if (!s || !b) { free(s); free(b); return H19_ENOMEM; }
-    int rc = H19_OK;
-    for (int k = 0; k < K && !rc; k++) {
-        for (int i = 0; i < n; i++) {
-            s[i] = score[(size_t)i * (size_t)K + (size_t)k];
-            b[i] = y[i] == k;
-        }
-        rc = ev_threshold_youden(s, b, n, &thr[2 * k]);
-        if (!rc) rc = ev_threshold_sensitive(s, b, n, target, &thr[2 * k + 1]);
+    double t[2][16];
+    if (K > 16) return h19_fail(H19_EARG, "at most 16 classes");
+    H19_TRY(ev_ovr_thresholds(score, y, n, K, EV_THR_YOUDEN, target, t[0]));
+    H19_TRY(ev_ovr_thresholds(score, y, n, K, EV_THR_SENSITIVE, target, t[1]));
+    for (int k = 0; k < K; k++) {
+        thr[2 * k] = t[0][k];
+        thr[2 * k + 1] = t[1][k];
     }
-    free(s);
-    free(b);
-    return rc;
+    return H19_OK;
 }
 
 /* Normalise rows of the archive with the training rows' statistics. */
