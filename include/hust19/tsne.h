@@ -36,10 +36,10 @@ typedef enum {
 } ev_tsne_init;
 
 typedef struct {
-    double perplexity;           /* 30; needs 1 <= perplexity < n */
+    double perplexity;           /* 30; needs 1 <= perplexity < n (as sklearn): lower it for few points */
     double early_exaggeration;   /* 12 */
     double learning_rate;        /* <= 0 means "auto": max(n / early_exaggeration / 4, 50) */
-    int n_iter;                  /* total iterations, 1000 (>= n_iter_exag) */
+    int n_iter;                  /* total iterations, 1000 (> n_iter_exag) */
     int n_iter_exag;             /* exaggeration phase, 250 */
     int n_iter_without_progress; /* 300 (the exaggeration phase uses n_iter_exag) */
     double min_grad_norm;        /* 1e-7 */
@@ -87,11 +87,14 @@ static inline size_t ev_tsne_tri(int n, int i, int j)
     return (size_t)i * (size_t)(2 * n - i - 1) / 2 + (size_t)(j - i - 1);
 }
 
-/* KL(P || Q) of the full matrices and its gradient (n x 2) at Y (n x 2), for packed P scaled by
- * `exag` (1 outside the exaggeration phase):
- *     KL = sum_{i != j} p_ij log(max(p_ij, eps) / max(q_ij, eps)),
- *     dKL/dy_i = 4 sum_j (p_ij - q_ij) (1 + |y_i - y_j|^2)^-1 (y_i - y_j).
- * kl may be NULL (then it is not computed: it costs a log per pair); grad may be NULL. */
+/* KL(P' || Q) of the full matrices and the t-SNE step direction (n x 2) at Y (n x 2), for packed
+ * P and P' = exag P (exag = 1 outside the exaggeration phase):
+ *     KL = sum_{i != j} p'_ij log(max(p'_ij, eps) / max(q_ij, eps)),
+ *     grad_i = 4 sum_j (p'_ij - q_ij) (1 + |y_i - y_j|^2)^-1 (y_i - y_j).
+ * With exag = 1 grad is dKL/dY; with exag > 1 it is the gradient of
+ * -sum p'_ij log w_ij + log Z (not of the exaggerated KL, whose log Z term has weight exag), as in
+ * sklearn and van der Maaten's reference code. kl may be NULL (then it is not computed: it costs
+ * a log per pair); grad may be NULL. */
 int ev_tsne_kl_grad(const double *Ptri, double exag, const double *Y, int n, double *grad,
                     double *kl);
 

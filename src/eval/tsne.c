@@ -179,24 +179,55 @@ int ev_tsne_joint_p(const double *X, int n, int d, double perplexity, double *Pt
     return H19_OK;
 }
 
+/* Two doubles per SSE2 register (the x86-64 baseline): GCC vector extensions, the unaligned
+ * variant because a packed row of P starts at any offset. Lanes are summed in a fixed order, so
+ * the result is still the same bytes on every run. */
+typedef double v2d __attribute__((vector_size(16)));
+typedef double v2du __attribute__((vector_size(16), aligned(8)));
+
 /* One pass over the pairs i < j: Z and, split so that Z is needed only at the end,
  *     A_i = sum_j p_ij w_ij (y_i - y_j),   R_i = sum_j w_ij^2 (y_i - y_j),
- * so that dKL/dy_i = 4 (exag A_i - R_i / Z) (q_ij = w_ij / Z). sklearn floors q_ij at eps in the
+ * so that grad_i = 4 (exag A_i - R_i / Z) (q_ij = w_ij / Z). sklearn floors q_ij at eps in the
  * gradient too; that changes nothing unless w_ij / Z < 2.2e-16, i.e. points ~1e8 / n apart.
  * With kl != NULL a second pass computes KL with both floors, exactly as sklearn's _kl_divergence.
- * scratch is 4 n doubles. */
+ * scratch is 6 n doubles. */
 static void kl_grad(const double *Ptri, double exag, const double *Y, int n, double *grad,
                     double *kl, double *scratch)
 {
     double *ax = scratch, *ay = scratch + n, *rx = scratch + 2 * n, *ry = scratch + 3 * n;
+    double *yx = scratch + 4 * n, *yy = scratch + 5 * n; /* Y by columns, for 2-wide loads */
     memset(scratch, 0, 4 * (size_t)n * sizeof *scratch);
+    for (int i = 0; i < n; i++) {
+        yx[i] = Y[2 * i];
+        yy[i] = Y[2 * i + 1];
+    }
     double Z = 0.0;
     const double *p = Ptri;
+    const v2d one = {1.0, 1.0};
     for (int i = 0; i < n; i++) {
-        const double yi0 = Y[2 * i], yi1 = Y[2 * i + 1];
-        double sz = 0.0, sax = 0.0, say = 0.0, srx = 0.0, sry = 0.0;
-        for (int j = i + 1; j < n; j++, p++) {
-            double dx = yi0 - Y[2 * j], dy = yi1 - Y[2 * j + 1];
+        const double yi0 = yx[i], yi1 = yy[i];
+        const v2d vx = {yi0, yi0}, vy = {yi1, yi1};
+        v2d vz = {0, 0}, vax = {0, 0}, vay = {0, 0}, vrx = {0, 0}, vry = {0, 0};
+        int j = i + 1;
+        for (; j + 1 < n; j += 2, p += 2) {
+            v2d dx = vx - *(const v2du *)(yx + j), dy = vy - *(const v2du *)(yy + j);
+            v2d w = one / (one + dx * dx + dy * dy);
+            v2d pw = *(const v2du *)p * w, ww = w * w;
+            v2d pwx = pw * dx, pwy = pw * dy, wwx = ww * dx, wwy = ww * dy;
+            vz += w;
+            vax += pwx;
+            vay += pwy;
+            vrx += wwx;
+            vry += wwy;
+            *(v2du *)(ax + j) -= pwx;
+            *(v2du *)(ay + j) -= pwy;
+            *(v2du *)(rx + j) -= wwx;
+            *(v2du *)(ry + j) -= wwy;
+        }
+        double sz = vz[0] + vz[1], sax = vax[0] + vax[1], say = vay[0] + vay[1];
+        double srx = vrx[0] + vrx[1], sry = vry[0] + vry[1];
+        for (; j < n; j++, p++) {
+            double dx = yi0 - yx[j], dy = yi1 - yy[j];
             double w = 1.0 / (1.0 + dx * dx + dy * dy);
             double pw = *p * w, ww = w * w;
             sz += w;
@@ -225,9 +256,9 @@ static void kl_grad(const double *Ptri, double exag, const double *Y, int n, dou
         double s = 0.0;
         p = Ptri;
         for (int i = 0; i < n; i++) {
-            const double yi0 = Y[2 * i], yi1 = Y[2 * i + 1];
+            const double yi0 = yx[i], yi1 = yy[i];
             for (int j = i + 1; j < n; j++, p++) {
-                double dx = yi0 - Y[2 * j], dy = yi1 - Y[2 * j + 1];
+                double dx = yi0 - yx[j], dy = yi1 - yy[j];
                 double q = 1.0 / ((1.0 + dx * dx + dy * dy) * Z);
                 double pe = exag * *p;
                 if (q < TSNE_EPS) q = TSNE_EPS;
@@ -243,7 +274,7 @@ int ev_tsne_kl_grad(const double *Ptri, double exag, const double *Y, int n, dou
 {
     if (!Ptri || !Y || n < 2)
         return h19_fail(H19_EARG, "tsne.c:ev_tsne_kl_grad: need P, Y and n >= 2");
-    double *scratch = h19_malloc(4 * (size_t)n * sizeof *scratch);
+    double *scratch = h19_malloc(6 * (size_t)n * sizeof *scratch);
     if (!scratch) return H19_ENOMEM;
     kl_grad(Ptri, exag, Y, n, grad, kl, scratch);
     free(scratch);
@@ -452,7 +483,7 @@ int ev_tsne(const double *X, int n, int d, const ev_tsne_opts *o, double *Y, ev_
     s.lr = o->learning_rate > 0.0 ? o->learning_rate : (double)n / o->early_exaggeration / 4.0;
     if (!(o->learning_rate > 0.0) && s.lr < 50.0) s.lr = 50.0;
     double *P = h19_malloc(m * sizeof *P);
-    double *buf = h19_malloc(10 * N * sizeof *buf);
+    double *buf = h19_malloc(12 * N * sizeof *buf);
     int rc = H19_OK;
     if (!P || !buf) {
         rc = H19_ENOMEM;
