@@ -244,29 +244,6 @@ static void html_escape(FILE *f, const char *s)
     }
 }
 
-static int csv_table_html(FILE *f, const char *path)
-{
-    char *text = NULL;
-    size_t n;
-    H19_TRY(h19_read_file(path, &text, &n));
-    csv_table t;
-    int rc = csv_parse(path, text, n, 1, &t);
-    free(text);
-    if (rc) return rc;
-    fputs("<table>\n", f);
-    for (int r = 0; r < t.nrows; r++) {
-        fputs("<tr>", f);
-        for (int c = 0; c < t.nfields[r]; c++) {
-            fputs(r ? "<td>" : "<th>", f);
-            html_escape(f, csv_cell(&t, r, c));
-            fputs(r ? "</td>" : "</th>", f);
-        }
-        fputs("</tr>\n", f);
-    }
-    fputs("</table>\n", f);
-    csv_free(&t);
-    return H19_OK;
-}
 
 /* ---- confusion matrices, inputs and the CT / CF / fused comparison ------------------------------ */
 
@@ -475,6 +452,46 @@ static int write_confusions(const h19_job *job, const cv_run *run, FILE *html)
     return rc;
 }
 
+/* The paper's Tables 2 and 3: mean ± SD over repeats of every metric at the Youden threshold (and
+ * n, the patients the model scored). */
+static int table_mean_sd(FILE *f, const h19_job *job, const cv_run *run, int is_val)
+{
+    fputs("<table><tr><th>outcome</th><th>model</th><th>class</th><th>n</th>", f);
+    for (int q = 0; q < NMET; q++)
+        if (q != MET_LO && q != MET_HI) fprintf(f, "<th>%s</th>", q == MET_AUC ? "AUC (95% CI)" : met_names[q]);
+    fputs("</tr>\n", f);
+    int nsets = is_val ? run->nval : run->nsets, rc = H19_OK;
+    for (int s = 0; s < nsets && !rc; s++) {
+        const cv_set *S = is_val ? &run->vtest[s] : &run->sets[s];
+        const cf_outcome *o = &job->outcomes[S->outcome];
+        int R = is_val ? run->VR : run->R;
+        for (int m = 0; m < run->M && !rc; m++) {
+            const double *sc = (is_val ? run->vscore[s] : run->score[s]) + (size_t)m * (size_t)R * (size_t)S->n * (size_t)S->K;
+            int scored = 0;
+            for (int i = 0; i < S->n; i++) scored += !isnan(sc[(size_t)i * (size_t)S->K]);
+            for (int k = S->K == 2 ? 1 : 0; k < S->K && !rc; k++) {
+                summary sm;
+                rc = summarise(run, is_val, s, m, k, &sm);
+                if (rc) break;
+                fprintf(f, "<tr><td>%s</td><td>%s</td><td>%s</td><td>%d</td>", o->name, job_model_names[run->model[m]],
+                        o->class_name[k], scored);
+                for (int q = 0; q < NMET; q++) {
+                    if (q == MET_LO || q == MET_HI) continue;
+                    double v = sm.mean[0][q], sd = sm.sd[0][q];
+                    if (isnan(v)) fputs("<td></td>", f);
+                    else if (q == MET_AUC)
+                        fprintf(f, "<td>%.3f (%.3f&ndash;%.3f)</td>", v, sm.mean[0][MET_LO], sm.mean[0][MET_HI]);
+                    else if (isnan(sd)) fprintf(f, "<td>%.3f</td>", v);
+                    else fprintf(f, "<td>%.3f &plusmn; %.3f</td>", v, sd);
+                }
+                fputs("</tr>\n", f);
+            }
+        }
+    }
+    fputs("</table>\n", f);
+    return rc;
+}
+
 static int write_html(const h19_job *job, const cv_run *run)
 {
     char *buf = NULL;
@@ -497,8 +514,9 @@ static int write_html(const h19_job *job, const cv_run *run)
     char path[1200];
     if (run->nsets) {
         fputs("<h2>Cross-validation</h2>\n", f);
-        snprintf(path, sizeof path, "%s/metrics.csv", job->outdir);
-        rc = csv_table_html(f, path);
+        fputs("<p>Table 2: mean &plusmn; SD over repeats at the Youden threshold (<code>metrics.csv</code>, "
+              "<code>metrics-detail.csv</code>).</p>\n", f);
+        rc = table_mean_sd(f, job, run, 0);
         for (int s = 0; s < run->nsets && !rc; s++) {
             fputs("<div class=\"figs\">\n", f);
             for (int k = run->sets[s].K == 2 ? 1 : 0; k < run->sets[s].K && !rc; k++) rc = svg_for(job, run, 0, s, k, f);
@@ -507,8 +525,8 @@ static int write_html(const h19_job *job, const cv_run *run)
     }
     if (run->nval && !rc) {
         fputs("<h2>Validation on the held-out cohort</h2>\n", f);
-        snprintf(path, sizeof path, "%s/validate.csv", job->outdir);
-        rc = csv_table_html(f, path);
+        fputs("<p>Table 3: the validation cohort (<code>validate.csv</code>).</p>\n", f);
+        rc = table_mean_sd(f, job, run, 1);
         for (int s = 0; s < run->nval && !rc; s++) {
             fputs("<div class=\"figs\">\n", f);
             for (int k = run->vtest[s].K == 2 ? 1 : 0; k < run->vtest[s].K && !rc; k++) rc = svg_for(job, run, 1, s, k, f);
