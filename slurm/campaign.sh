@@ -5,7 +5,8 @@
 #          ─► cv as a job array, one task per repeat (--array=0-(R-1)%P, hust19 cv JOB --repeat r)
 #             and beside it, if the job has validate:, hust19 validate JOB (the cohort validation)
 #          ─► merge and report (hust19 merge JOB: results.h5, metrics.csv, cv.html, reusing the
-#             validation tasks; then hust19 stats JOB if the job has stats:, then hust19 report)
+#             validation tasks; then hust19 predict JOB if the job has predict:, hust19 stats JOB if
+#             it has stats:, then hust19 report)
 # Bracketed stages run only when the job configures them, as `hust19 run` decides: synth if it has
 # synth:, the CNN stages if it has slice_cnn: (skipped with a warning if this build has none),
 # patient-cnn if it also has patient_cnn:. A ct: section alone is ingest's business.
@@ -211,6 +212,7 @@ if has_section validate && have validate; then
 fi
 post=()
 post_names=
+if has_section predict && have predict; then post+=(--then predict); post_names+=" predict"; fi
 if has_section stats && have stats; then post+=(--then stats); post_names+=" stats"; fi
 if have report; then post+=(--then report); post_names+=" report"; fi
 id_merge=$(submit merge "$deps_merge" merge.sbatch -- ${post[@]+"${post[@]}"} "$job" ${hust_sets[@]+"${hust_sets[@]}"})
