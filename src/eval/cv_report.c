@@ -17,38 +17,54 @@ static const char *const met_names[] = {"auc", "auc_lo", "auc_hi", "sn", "sp", "
 /* Metrics of one repeat for class k: scores [n][K] and per-patient thresholds thr_of[i]. */
 static int metrics_one(const double *score, const int *y, int n, int K, int k, const double *thr_of, double *met)
 {
-    double *s = h19_malloc(sizeof(double) * (size_t)n);
-    int *b = h19_malloc(sizeof(int) * (size_t)n);
-    if (!s || !b) { free(s); free(b); return H19_ENOMEM; }
+    double *s = h19_malloc(sizeof(double) * (size_t)(n + 1)), *thr = h19_malloc(sizeof(double) * (size_t)(n + 1));
+    int *b = h19_malloc(sizeof(int) * (size_t)(n + 1));
+    if (!s || !b || !thr) { free(s); free(b); free(thr); return H19_ENOMEM; }
+    /* NaN = not scored by this model (no input): left out */
+    int m = 0, npos = 0;
     for (int i = 0; i < n; i++) {
-        s[i] = score[(size_t)i * (size_t)K + (size_t)k];
-        b[i] = y[i] == k;
+        double v = score[(size_t)i * (size_t)K + (size_t)k];
+        if (isnan(v)) continue;
+        s[m] = v;
+        b[m] = y[i] == k;
+        npos += b[m];
+        thr[m++] = thr_of[i];
     }
+    n = m;
     ev_delong d;
-    int rc = ev_delong_ci(s, b, n, 0.95, EV_CI_NORMAL, &d);
+    int rc = H19_OK;
+    if (npos < 2 || n - npos < 2) {
+        for (int q = 0; q < NMET; q++) met[q] = NAN;
+        free(s);
+        free(b);
+        free(thr);
+        return H19_OK;
+    }
+    rc = ev_delong_ci(s, b, n, 0.95, EV_CI_NORMAL, &d);
     if (!rc) {
         met[MET_AUC] = d.auc;
         met[MET_LO] = d.lo;
         met[MET_HI] = d.hi;
         ev_conf c = {0, 0, 0, 0};
         for (int i = 0; i < n; i++) {
-            int pred = s[i] >= thr_of[i];
+            int pred = s[i] >= thr[i];
             if (pred && b[i]) c.tp++;
             else if (pred) c.fp++;
             else if (b[i]) c.fn++;
             else c.tn++;
         }
-        ev_measures m;
-        ev_measures_from(&c, &m);
-        met[MET_SN] = m.sn;
-        met[MET_SP] = m.sp;
-        met[MET_AC] = m.ac;
-        met[MET_PPV] = m.ppv;
-        met[MET_NPV] = m.npv;
-        met[MET_MCC] = m.mcc;
+        ev_measures em;
+        ev_measures_from(&c, &em);
+        met[MET_SN] = em.sn;
+        met[MET_SP] = em.sp;
+        met[MET_AC] = em.ac;
+        met[MET_PPV] = em.ppv;
+        met[MET_NPV] = em.npv;
+        met[MET_MCC] = em.mcc;
     }
     free(s);
     free(b);
+    free(thr);
     return rc;
 }
 
@@ -170,14 +186,23 @@ static int svg_for(const h19_job *job, const cv_run *run, int is_val, int s, int
     for (int m = 0; m < run->M && !rc; m++) {
         const double *sc = is_val ? run->vscore[s] + ((size_t)m * (size_t)R) * (size_t)n * (size_t)K
                                   : run->score[s] + ((size_t)m * (size_t)R) * (size_t)n * (size_t)K;
+        int ns = 0, npos = 0;
         for (int i = 0; i < n; i++) {
-            sv[i] = sc[(size_t)i * (size_t)K + (size_t)k];
-            b[i] = S->y[i] == k;
+            double v = sc[(size_t)i * (size_t)K + (size_t)k];
+            if (isnan(v)) continue; /* not scored by this model */
+            sv[ns] = v;
+            b[ns] = S->y[i] == k;
+            npos += b[ns++];
         }
         int np = 0;
-        rc = ev_roc(sv, b, n, &fpr[m], &tpr[m], &thr[m], &np);
+        if (npos < 2 || ns - npos < 2) { /* nothing to draw for this model */
+            snprintf(labels[m], sizeof labels[m], "%s (not scored)", job_model_names[run->model[m]]);
+            cur[m] = (ev_roc_curve){labels[m], NULL, NULL, 0, NAN, NAN, NAN};
+            continue;
+        }
+        rc = ev_roc(sv, b, ns, &fpr[m], &tpr[m], &thr[m], &np);
         ev_delong d;
-        if (!rc) rc = ev_delong_ci(sv, b, n, 0.95, EV_CI_NORMAL, &d);
+        if (!rc) rc = ev_delong_ci(sv, b, ns, 0.95, EV_CI_NORMAL, &d);
         if (rc) break;
         snprintf(labels[m], sizeof labels[m], "%s", job_model_names[run->model[m]]);
         cur[m].label = labels[m];
@@ -193,7 +218,11 @@ static int svg_for(const h19_job *job, const cv_run *run, int is_val, int s, int
         const cf_outcome *o = &job->outcomes[S->outcome];
         snprintf(title, sizeof title, "%s%s: %s vs rest", o->name, is_val ? " (validation cohort)" : " (CV, repeat 1)",
                  o->class_name[k]);
-        rc = ev_svg_roc_fp(out, cur, run->M, title);
+        ev_roc_curve shown[JOB_MAX_MODELS];
+        int nshown = 0;
+        for (int m = 0; m < run->M; m++)
+            if (cur[m].n > 0) shown[nshown++] = cur[m];
+        rc = ev_svg_roc_fp(out, shown, nshown, title);
     }
     for (int m = 0; m < run->M; m++) {
         free(fpr[m]);
