@@ -764,13 +764,71 @@ void nn_maxpool2_backward_write(float *din, const float *dout, const float *in, 
 
 /* ---- dense ------------------------------------------------------------------------------------ */
 
+/* Dense GEMMs run on one BLAS thread: OpenBLAS's threaded SGEMM did not give the same bits as its
+ * single-threaded one for these shapes (measured: M = 8, N = 80, K = 1890), so results would
+ * depend on the thread count. Large layers (>= DENSE_SPLIT weights, e.g. the slice CNN's
+ * 80,000 x 256) are cut into fixed blocks of DENSE_BLK outputs (or inputs, for the input
+ * gradient), one single-threaded SGEMM per block, spread over nn_threads(): the blocks depend on
+ * the shape only, so the bits do not depend on the thread count. Small layers (the CF DNN) are one
+ * SGEMM as before. */
+#define DENSE_SPLIT (1L << 20)
+#define DENSE_BLK 32
+#define DENSE_BLK_IN 4096
+
+typedef struct {
+    float *out;
+    const float *in, *w, *dout;
+    int B, IN, OUT;
+} dense_job;
+
+static void job_dense_fwd(void *p, long lo, long hi, int part)
+{
+    dense_job *j = p;
+    (void)part;
+    for (long c = lo; c < hi; c++) {
+        int o0 = (int)c * DENSE_BLK, no = j->OUT - o0 < DENSE_BLK ? j->OUT - o0 : DENSE_BLK;
+        /* out[B][o0:o0+no] += in[B][IN] . w[o0:o0+no][IN]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->B, no, j->IN, 1.0f, j->in, j->IN,
+                    j->w + (size_t)o0 * j->IN, j->IN, 1.0f, j->out + o0, j->OUT);
+    }
+}
+
+static void job_dense_dw(void *p, long lo, long hi, int part)
+{
+    dense_job *j = p;
+    (void)part;
+    for (long c = lo; c < hi; c++) {
+        int o0 = (int)c * DENSE_BLK, no = j->OUT - o0 < DENSE_BLK ? j->OUT - o0 : DENSE_BLK;
+        /* dw[o0:o0+no][IN] += dout[B][o0:o0+no]^T . in[B][IN] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, j->IN, j->B, 1.0f, j->dout + o0, j->OUT, j->in,
+                    j->IN, 1.0f, j->out + (size_t)o0 * j->IN, j->IN);
+    }
+}
+
+static void job_dense_din(void *p, long lo, long hi, int part)
+{
+    dense_job *j = p;
+    (void)part;
+    for (long c = lo; c < hi; c++) {
+        int i0 = (int)c * DENSE_BLK_IN, ni = j->IN - i0 < DENSE_BLK_IN ? j->IN - i0 : DENSE_BLK_IN;
+        /* din[B][i0:i0+ni] += dout[B][OUT] . w[OUT][i0:i0+ni] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->B, ni, j->OUT, 1.0f, j->dout, j->OUT, j->w + i0,
+                    j->IN, 1.0f, j->out + i0, j->IN);
+    }
+}
+
 void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int B, int IN,
                       int OUT)
 {
     for (int n = 0; n < B; n++) memcpy(out + (size_t)n * OUT, b, sizeof(float) * (size_t)OUT);
-    /* out[B][OUT] += in[B][IN] . w[OUT][IN]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1.0f, in, IN, w, IN, 1.0f, out,
-                OUT);
+    int bt = blas_solo_begin();
+    if ((long)IN * OUT >= DENSE_SPLIT) {
+        dense_job j = {out, in, w, NULL, B, IN, OUT};
+        nn_par(bt, (OUT + DENSE_BLK - 1) / DENSE_BLK, job_dense_fwd, &j);
+    } else { /* out[B][OUT] += in[B][IN] . w[OUT][IN]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1.0f, in, IN, w, IN, 1.0f, out, OUT);
+    }
+    blas_solo_end(bt);
 }
 
 void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
@@ -780,12 +838,21 @@ void nn_dense_backward(float *din, float *dw, float *db, const float *dout, cons
         const float *g = dout + (size_t)n * OUT;
         for (int o = 0; o < OUT; o++) db[o] += g[o];
     }
-    /* dw[OUT][IN] += dout[B][OUT]^T . in[B][IN] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1.0f, dout, OUT, in, IN, 1.0f, dw,
-                IN);
-    if (din) /* din[B][IN] += dout[B][OUT] . w[OUT][IN] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f,
-                    din, IN);
+    int bt = blas_solo_begin();
+    if ((long)IN * OUT >= DENSE_SPLIT) {
+        dense_job j = {dw, in, w, dout, B, IN, OUT};
+        nn_par(bt, (OUT + DENSE_BLK - 1) / DENSE_BLK, job_dense_dw, &j);
+        if (din) {
+            j.out = din;
+            nn_par(bt, (IN + DENSE_BLK_IN - 1) / DENSE_BLK_IN, job_dense_din, &j);
+        }
+    } else {
+        /* dw[OUT][IN] += dout[B][OUT]^T . in[B][IN] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1.0f, dout, OUT, in, IN, 1.0f, dw, IN);
+        if (din) /* din[B][IN] += dout[B][OUT] . w[OUT][IN] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f, din, IN);
+    }
+    blas_solo_end(bt);
 }
 
 /* ---- ReLU, dropout ---------------------------------------------------------------------------- */
