@@ -256,6 +256,38 @@ static int predict_stage(h19_job *job)
             snprintf(path, sizeof path, "%s/tsne.svg", job->outdir);
             rc = ev_svg_scatter(path, Y, cls, np >= 4 ? np : 0, classes, K + 1, title, "t-SNE 1", "t-SNE 2");
         }
+        /* predict.html: the summary and the map (included by hust19 report) */
+        if (!rc) {
+            b = NULL;
+            fp = open_memstream(&b, &bn);
+            if (!fp) rc = h19_fail(H19_ENOMEM, "open_memstream failed");
+        }
+        if (!rc) {
+            fprintf(fp, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>hust19 predict</title></head><body>\n"
+                        "<h1>Predictions</h1>\n<h2>Suspected cases and the t-SNE map (Fig. 4)</h2>\n<p>Model <b>%s</b> trained "
+                        "on %d labelled patients (%s); %d suspected cases scored (<code>predictions.csv</code>). Predicted "
+                        "class (the most probable):</p>\n<table><tr><th>label</th><th>n</th>",
+                    job_model_names[model], ntr, o->name, nte);
+            for (int k = 0; k < K; k++) fprintf(fp, "<th>%s</th>", o->class_name[k]);
+            fprintf(fp, "<th>not scored</th></tr>\n");
+            for (int g = 0; g < job->pred_nsuspected; g++) {
+                long tot = summary[g][16];
+                for (int k = 0; k < K; k++) tot += summary[g][k];
+                fputs("<tr><td>", fp);
+                for (const char *c = job->pred_suspected[g]; *c; c++)
+                    *c == '<' ? fputs("&lt;", fp) : *c == '&' ? fputs("&amp;", fp) : fputc(*c, fp);
+                fprintf(fp, "</td><td>%ld</td>", tot);
+                for (int k = 0; k < K; k++) fprintf(fp, "<td>%ld</td>", summary[g][k]);
+                fprintf(fp, "<td>%ld</td></tr>\n", summary[g][16]);
+            }
+            fprintf(fp, "</table>\n<p>Exact t-SNE (perplexity %.1f) of the %d intermediate scores of the %d patients that "
+                        "have all of them: out of fold (inner cross-fitting) for the labelled patients, from the trained "
+                        "model for the suspected; KL %.4f, trustworthiness (5 neighbours) %.4f "
+                        "(<code>tsne.csv</code>).</p>\n<img src=\"tsne.svg\">\n</body></html>\n",
+                    job->tsne_perplexity, dims, np, info.kl, trust);
+            fclose(fp);
+            rc = write_mem(job->outdir, "predict.html", b, bn);
+        }
         if (!rc)
             LOG_INFO("predict: %d suspected cases scored; t-SNE of %d patients (KL %.4f, trustworthiness %.4f) in %s/ "
                      "(predictions.csv, predict-summary.csv, tsne.csv, tsne.svg)",

@@ -592,16 +592,17 @@ static int finish_split(const h19_job *job, const int *models, int M, int K, int
 static uint64_t config_hash(const h19_job *job, const nn_hyper *h, const cv_run *run)
 {
     uint64_t x = h19_mix64(job->seed);
-    double v[] = {(double)run->F, (double)run->M, job->plr_C, (double)job->plr_logit, job->lr_C, (double)job->balance, (double)job->inner_folds, job->val_fraction,
+    /* not the models list, the fusion PLR's settings or the sensitive target: the models, fusions and
+     * thresholds are made from the saved base tasks every run (they go into run->config_hash) */
+    double v[] = {(double)run->F, job->lr_C, (double)job->balance, (double)job->inner_folds, job->val_fraction,
                   (double)job->ensemble, job->norm.missing, job->norm.clip_lo, job->norm.clip_hi,
-                  (double)job->norm.missing_indicators, (double)job->norm.data_range, job->sensitive_target, (double)h->epochs, (double)h->batch,
+                  (double)job->norm.missing_indicators, (double)job->norm.data_range, (double)h->epochs, (double)h->batch,
                   h->lr, h->decay, h->l2, h->dropout, (double)h->patience, (double)h->micro_batch};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         uint64_t b;
         memcpy(&b, &v[i], sizeof b);
         x = h19_mix64(x ^ b);
     }
-    for (int m = 0; m < run->M; m++) x = h19_mix64(x ^ (uint64_t)run->model[m]);
     for (int o = 0; o < job->noutcomes; o++) { /* per-outcome overrides */
         const cf_norm_opts *n = &job->onorm[o];
         double w[] = {n->missing, n->clip_lo, n->clip_hi, (double)n->missing_indicators, (double)n->data_range,
@@ -964,8 +965,18 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
     if (!rc && only_repeat >= run->R)
         rc = h19_fail(H19_EARG, "--repeat %d: the job has cv.repeats = %d (repeats 0..%d)", only_repeat, run->R, run->R - 1);
     uint64_t hash = config_hash(job, h, run);
+    /* the run's hash (of the repeat files): the base tasks', the models and the fusion settings */
     for (int b = 0; b < NBASE; b++)
         if (need[b]) hash = h19_mix64(hash ^ base_hash(job, &c, hash, b, inner[b]));
+    for (int m = 0; m < M; m++) hash = h19_mix64(hash ^ (uint64_t)(run->model[m] + 1) * 0x100000001b3ull);
+    {
+        double v[] = {job->plr_C, (double)job->plr_logit, job->sensitive_target, (double)M};
+        for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+            uint64_t q;
+            memcpy(&q, &v[i], sizeof q);
+            hash = h19_mix64(hash ^ q);
+        }
+    }
     run->config_hash = hash;
     if (!rc && (what & CV_FROM_REPEATS)) rc = load_repeats(job, run, hash); /* every rank: the fusions need them all */
     rc = dist_agree(rc);

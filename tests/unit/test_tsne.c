@@ -9,7 +9,8 @@
  *    clusters; trustworthiness equals a brute-force full-sort version, is 1 for Y = X, and rejects
  *    k >= n / 2.
  * With arguments it is the driver of tests/ref/tsne_ref.py (comparison with scikit-learn):
- *     test_tsne embed IN OUT     IN: "n d init seed" + n rows; OUT: "kl kl_exag n_iter secs" + Y
+ *     test_tsne embed IN OUT     IN: "n d init seed" + n rows; OUT: "kl kl_exag n_iter secs cpu" + Y
+ *     test_tsne pca IN OUT       IN as for embed; OUT: the PCA initialisation (n rows)
  *     test_tsne trust IN OUT     IN: "n d e k" + n rows of X + n rows of Y; OUT: t
  */
 #include "check.h"
@@ -354,29 +355,42 @@ static int drive(const char *mode, const char *inp, const char *outp)
     int rc = 2;
     FILE *out = NULL;
     double *X = NULL, *Y = NULL;
-    if (strcmp(mode, "embed") == 0) {
+    if (strcmp(mode, "pca") == 0 || strcmp(mode, "embed") == 0) {
         int n, d, init;
         unsigned long long seed;
         if (fscanf(in, "%d %d %d %llu", &n, &d, &init, &seed) != 4 || n < 3 || d < 1) goto done;
         X = malloc(sizeof(double) * (size_t)n * d);
         Y = malloc(sizeof(double) * (size_t)n * 2);
         if (!X || !Y || read_rows(in, X, (size_t)n * d)) goto done;
+        if (mode[0] == 'p') { /* the PCA initialisation only */
+            if (ev_tsne_pca_init(X, n, d, Y)) {
+                fprintf(stderr, "test_tsne: %s\n", h19_errmsg());
+                goto done;
+            }
+            out = fopen(outp, "w");
+            if (!out) goto done;
+            for (int i = 0; i < n; i++) fprintf(out, "%.17g %.17g\n", Y[2 * i], Y[2 * i + 1]);
+            rc = 0;
+            goto done;
+        }
         ev_tsne_opts o;
         ev_tsne_defaults(&o);
         o.init = init ? EV_TSNE_INIT_RANDOM : EV_TSNE_INIT_PCA;
         o.seed = seed;
         ev_tsne_info info;
         struct timespec t0, t1;
+        clock_t c0 = clock();
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if (ev_tsne(X, n, d, &o, Y, &info)) {
             fprintf(stderr, "test_tsne: %s\n", h19_errmsg());
             goto done;
         }
         clock_gettime(CLOCK_MONOTONIC, &t1);
+        double cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
         out = fopen(outp, "w");
         if (!out) goto done;
-        fprintf(out, "%.17g %.17g %d %.6f\n", info.kl, info.kl_exag, info.n_iter,
-                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+        fprintf(out, "%.17g %.17g %d %.6f %.6f\n", info.kl, info.kl_exag, info.n_iter,
+                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), cpu);
         for (int i = 0; i < n; i++) fprintf(out, "%.17g %.17g\n", Y[2 * i], Y[2 * i + 1]);
         rc = 0;
     } else if (strcmp(mode, "trust") == 0) {
