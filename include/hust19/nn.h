@@ -42,9 +42,10 @@
 /* ---- layers ----------------------------------------------------------------------------------- */
 
 /* 3x3 convolution, stride 1, zero "same" padding. w is [K][C][3][3], b [K]; in [B][C][H][W],
- * out [B][K][H][W]. col is caller scratch of nn_conv3_scratch_floats(C, H, W, K) floats.
- * Forward and input gradient use Winograd F(2x2,3x3) when C and K are >= 4 (else im2col + SGEMM);
- * the weight gradient is im2col + SGEMM. */
+ * out [B][K][H][W]. col is caller scratch of nn_conv3_scratch_floats(C, H, W, K) floats, which is
+ * sized for the current OpenBLAS thread count (the samples are spread over that many threads;
+ * size it again after raising the count). Winograd F(2x2,3x3) when C and K are >= 4 (forward,
+ * input and weight gradients), else im2col + SGEMM. Results are the same bits for any thread count. */
 size_t nn_conv3_scratch_floats(int C, int H, int W, int K);
 /* Process-wide switch (tests, benchmarks): 0 = always im2col. Not thread-safe; default 1. */
 void nn_conv3_set_winograd(int enable);
@@ -137,7 +138,8 @@ typedef struct {
     float *m, *v;     /* [nparams] Adam moments */
     int max_batch;    /* activation buffers are sized for this many samples */
     float *gbuf[2];   /* backward ping-pong buffers, each max activation size * max_batch */
-    float *col;       /* im2col scratch (one sample) */
+    float *col;       /* convolution scratch, sized for col_threads threads */
+    int col_threads;
     size_t act_max;   /* largest per-sample activation (floats) */
     long step;        /* Adam steps taken */
     double *prof;     /* NULL, or [2*nlayers] seconds spent in each layer's forward (2l) and

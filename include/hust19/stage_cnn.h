@@ -24,6 +24,8 @@
 #include "hust19/job.h"
 #include "hust19/nn.h"
 
+#include <stdbool.h>
+
 #include <stdint.h>
 
 #define SC_MODEL_KIND "hust19-slice-cnn"
@@ -43,6 +45,7 @@ typedef struct {
     long max_train_slices;    /* 0 = all; else the training part is cut to this many, per class
                                  in proportion */
     long infer_chunk;         /* slices per inference task */
+    bool flip;                /* also train on the left-right mirror of every training slice */
     char ckpt[1100], model_out[1100], metrics_out[1100], scores_out[1100], chunk_dir[1100];
     /* model file contents: the architecture must be the same at inference time */
     int C, H, W;

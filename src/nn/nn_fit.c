@@ -22,6 +22,7 @@
 #include "hust19/err.h"
 #include "hust19/nn.h"
 #include "hust19/rng.h"
+#include "nn/nn_internal.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -254,17 +255,7 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
                     loss1 = (float)loss; /* float on every path, so the loss agrees on any rank count */
                     continue;
                 }
-                int64_t bad = 0;
-                float *g = net->grads;
-                for (size_t i = 0; i < np; i++) {
-                    /* round half away from zero; inline (llrint is a libm call) and branch-free */
-                    double q = (double)g[i] * qscale;
-                    int ok = fabs(q) <= lim; /* false for NaN too */
-                    bad += !ok;
-                    q = ok ? q : 0.0;
-                    fix[i] += (int64_t)(q + copysign(0.5, q));
-                    g[i] = 0.0f; /* ready for the next micro-batch, without a separate memset pass */
-                }
+                int64_t bad = nn_fix_add(fix, net->grads, np, qscale, lim); /* and zeroes the grads */
                 double lq = loss * lscale;
                 if (!(fabs(lq) <= lim)) bad++;
                 else fix[np] += (int64_t)(lq + copysign(0.5, lq));
@@ -306,8 +297,7 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
                               epoch, b, (long long)nbad, 62 - h->fixed_bits, nmicro);
                 goto done;
             }
-            if (!single)
-                for (size_t i = 0; i < np; i++) net->grads[i] = (float)((double)fix[i] * qinv);
+            if (!single) nn_fix_to_float(net->grads, fix, np, qinv);
             nn_adam_step(net, lr, h->beta1, h->beta2, h->eps, h->l2);
             memset(net->grads, 0, sizeof(float) * np);
             double bl = single ? loss1 : (double)fix[np] / lscale;

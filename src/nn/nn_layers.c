@@ -2,11 +2,12 @@
  *
  * Key: B batch, C input channels, H height, W width, K filters, IN/OUT dense widths, N elements.
  * Convolution is Winograd F(2x2,3x3) (below) or im2col + SGEMM (Chellapilla et al. 2006, "High
- * performance convolutional neural networks for document processing"), one sample at a time so the
- * scratch is one sample's and the accumulation order over the batch is fixed (deterministic).
+ * performance convolutional neural networks for document processing"). Samples are spread over
+ * threads (nn_internal.h), each with its own scratch; sums over the batch run in sample order.
  */
 #include "hust19/nn.h"
 #include "hust19/rng.h"
+#include "nn/nn_internal.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -90,23 +91,31 @@ void nn_conv3_set_winograd(int enable) { g_wino = enable != 0; }
 static int use_wino(int Cin, int Cout) { return g_wino && Cin >= WINO_MIN_C && Cout >= WINO_MIN_C; }
 
 /* Tiles are processed in blocks of whole tile rows so that a block's transformed inputs and
- * products (16 (Cin + Cout) floats per tile) stay near 8 MB, inside the L3 cache, instead of
- * streaming the whole sample's through memory. The block size depends only on the layer shape. */
+ * products (16 (Cin + Cout) floats per tile) stay near 2 MB per thread, in the L3 cache beside the
+ * other threads' blocks, instead of streaming the whole sample's through memory (8 MB blocks were
+ * ~1.3x slower in the weight gradient of the 32-channel 200x200 layer). The block size depends only
+ * on the layer shape. */
 static int wino_block_rows(int Cin, int Cout, int TH, int TW)
 {
-    long rows = (131072L / (Cin + Cout)) / TW;
+    long rows = (32768L / (Cin + Cout)) / TW;
     if (rows < 1) rows = 1;
     if (rows > TH) rows = TH;
     return (int)rows;
 }
 
-/* scratch layout: U [16][Cout][Cin] | padded input [Cin][PH][PW] | V [16][Cin][Tb] | M [16][Cout][Tb] */
-static size_t wino_floats(int Cin, int Cout, int H, int W)
+/* Stride between the 16 planes of V and M: the transforms read or write all 16 at once, and planes
+ * a multiple of 4 KiB apart (often nearly so) fall into the same cache sets and evict each other;
+ * rounding up to 1024 floats and adding 64 (256 bytes) spreads the 16 streams over the sets. */
+static size_t wino_plane(size_t n) { return ((n + 1023) & ~(size_t)1023) + 64; }
+
+/* One thread's Winograd scratch: padded input [Cin][PH][PW] | V [16][plane >= Cin Tb] |
+ * M [16][plane >= Cout Tb] | row temporaries. */
+static size_t wino_thread_floats(int Cin, int Cout, int H, int W)
 {
     int TH = (H + 1) / 2, TW = (W + 1) / 2;
     size_t PH = 2 * (size_t)TH + 2, PW = 2 * (size_t)TW + 2;
     size_t Tb = (size_t)wino_block_rows(Cin, Cout, TH, TW) * TW;
-    return 16 * (size_t)Cout * Cin + (size_t)Cin * PH * PW + 16 * (size_t)Cin * Tb + 16 * (size_t)Cout * Tb +
+    return (size_t)Cin * PH * PW + 16 * wino_plane((size_t)Cin * Tb) + 16 * wino_plane((size_t)Cout * Tb) +
            WINO_TMP_ROWS * ((size_t)TW + 1);
 }
 
@@ -152,23 +161,59 @@ static int dw_chunk_rows(int C, int H, int W)
     return (int)r;
 }
 
-size_t nn_conv3_scratch_floats(int C, int H, int W, int K)
+/* The weight gradient is accumulated in DW_GROUPS partial sums (group g holds the samples
+ * n = g mod DW_GROUPS, in order), added in group order at the end: the sum's order depends on the
+ * batch only, never on the thread count, and up to DW_GROUPS threads share the work. */
+#define DW_GROUPS 16
+
+int nn_threads(void)
+{
+    int t = openblas_get_num_threads();
+    return t < 1 ? 1 : t;
+}
+
+/* Inside the sample loops every thread calls SGEMM on its own sample, single-threaded; OpenBLAS's
+ * own threads are switched off meanwhile (and its count restored after). */
+static int blas_solo_begin(void)
+{
+    int t = openblas_get_num_threads();
+    if (t > 1) openblas_set_num_threads(1);
+    return t;
+}
+
+static void blas_solo_end(int t)
+{
+    if (t > 1) openblas_set_num_threads(t);
+}
+
+/* Scratch layout (floats): shared [16 K C] (U, or the reduced dU) | DW_GROUPS x [16 K C] partial
+ * weight gradients | nt x per-thread (im2col columns or the Winograd buffers). */
+static size_t conv_shared_floats(int C, int K) { return (1 + DW_GROUPS) * 16 * (size_t)K * C; }
+
+static size_t conv_thread_floats(int C, int H, int W, int K)
 {
     size_t n = (size_t)C * 9 * (size_t)H * (size_t)W; /* im2col (forward if thin, weight gradient) */
     if (use_wino(C, K)) {
-        size_t a = wino_floats(C, K, H, W), b = wino_floats(K, C, H, W);
+        size_t a = wino_thread_floats(C, K, H, W), b = wino_thread_floats(K, C, H, W);
         if (a > n) n = a;
         if (b > n) n = b;
     }
     return n;
 }
 
+size_t nn_conv3_scratch_floats_t(int C, int H, int W, int K, int nt)
+{
+    return conv_shared_floats(C, K) + (size_t)(nt < 1 ? 1 : nt) * conv_thread_floats(C, H, W, K);
+}
+
+size_t nn_conv3_scratch_floats(int C, int H, int W, int K) { return nn_conv3_scratch_floats_t(C, H, W, K, nn_threads()); }
+
 /* U[xi][co][ci] = (G g G^T)[xi] for g = w[co][ci] (flip = 0), or for the filter of the input
  * gradient, g[co=c][ci=k] = w[k][c] rotated by 180 degrees (flip = 1; Cout = C, Cin = K). */
-static void wino_filter(float *U, const float *w, int Cin, int Cout, int flip)
+static void wino_filter(float *U, const float *w, int Cin, int Cout, int flip, int co0, int co1)
 {
     size_t plane = (size_t)Cout * Cin;
-    for (int co = 0; co < Cout; co++) {
+    for (int co = co0; co < co1; co++) {
         for (int ci = 0; ci < Cin; ci++) {
             float g[9];
             if (!flip) {
@@ -209,60 +254,138 @@ static void wino_pad(float *pad, const float *in, int Cin, int H, int W, int PH,
     }
 }
 
-/* Input transform of tile rows [ty0, ty1): V[xi][c][t] = (B^T d B)[xi] for tile t of the block.
- * The loops run along whole tile rows with unit stride over tiles (so the compiler vectorises
- * them): B^T acts on the 4 input rows of a tile row at once, giving 4 combined rows split into
- * even and odd columns (E, O: 4 x (TW + 1) scratch); B then combines columns 2tx..2tx+3 = E[tx],
- * O[tx], E[tx+1], O[tx+1]. */
+/* The element-wise steps of the transforms, each a loop along one tile row with restrict pointers
+ * (without them GCC cannot rule out aliasing between the scratch rows and the planes, and leaves
+ * the loops scalar). */
+
+/* B^T d over the 4 input rows of a tile row, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], split
+ * into even (E) and odd (O) columns; n = TW + 1 column pairs. */
+static void wino_in_rows(float *restrict E0, float *restrict O0, float *restrict E1, float *restrict O1,
+                         float *restrict E2, float *restrict O2, float *restrict E3, float *restrict O3,
+                         const float *restrict r0, const float *restrict r1, const float *restrict r2,
+                         const float *restrict r3, int n)
+{
+    for (int k = 0; k < n; k++) {
+        int e = 2 * k, o = 2 * k + 1;
+        E0[k] = r0[e] - r2[e];
+        O0[k] = r0[o] - r2[o];
+        E1[k] = r1[e] + r2[e];
+        O1[k] = r1[o] + r2[o];
+        E2[k] = r2[e] - r1[e];
+        O2[k] = r2[o] - r1[o];
+        E3[k] = r1[e] - r3[e];
+        O3[k] = r1[o] - r3[o];
+    }
+}
+
+/* (B^T d) B over columns for row i of every tile: columns 2tx..2tx+3 are E[tx], O[tx], E[tx+1],
+ * O[tx+1]; writes v[(4i + j) plane + tx]. */
+static void wino_in_cols(float *restrict v, size_t vplane, const float *restrict Ei, const float *restrict Oi, int TW)
+{
+    float *v0 = v, *v1 = v + vplane, *v2 = v + 2 * vplane, *v3 = v + 3 * vplane;
+    for (int tx = 0; tx < TW; tx++) {
+        v0[tx] = Ei[tx] - Ei[tx + 1];
+        v1[tx] = Oi[tx] + Ei[tx + 1];
+        v2[tx] = Ei[tx + 1] - Oi[tx];
+        v3[tx] = Oi[tx] - Oi[tx + 1];
+    }
+}
+
+/* Input transform of tile rows [ty0, ty1): V[xi][c][t] = (B^T d B)[xi] for tile t of the block,
+ * along whole tile rows with unit stride over tiles. */
 static void wino_input(float *V, const float *pad, float *const *E, float *const *O, int Cin, int ty0, int ty1,
                        int TW, int PW, size_t pplane)
 {
-    size_t T = (size_t)(ty1 - ty0) * TW, vplane = (size_t)Cin * T;
+    size_t T = (size_t)(ty1 - ty0) * TW, vplane = wino_plane((size_t)Cin * T);
     for (int c = 0; c < Cin; c++) {
         const float *pc = pad + (size_t)c * pplane;
         for (int ty = ty0; ty < ty1; ty++) {
             const float *r0 = pc + (size_t)(2 * ty) * PW, *r1 = r0 + PW, *r2 = r1 + PW, *r3 = r2 + PW;
-            /* B^T d over rows, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], deinterleaved */
-            for (int k = 0; k <= TW; k++) {
-                int e = 2 * k, o = 2 * k + 1;
-                E[0][k] = r0[e] - r2[e];
-                O[0][k] = r0[o] - r2[o];
-                E[1][k] = r1[e] + r2[e];
-                O[1][k] = r1[o] + r2[o];
-                E[2][k] = r2[e] - r1[e];
-                O[2][k] = r2[o] - r1[o];
-                E[3][k] = r1[e] - r3[e];
-                O[3][k] = r1[o] - r3[o];
-            }
-            /* (B^T d) B over columns: v[4i + j] for tile tx */
+            wino_in_rows(E[0], O[0], E[1], O[1], E[2], O[2], E[3], O[3], r0, r1, r2, r3, TW + 1);
             float *v = V + (size_t)c * T + (size_t)(ty - ty0) * TW;
-            for (int i = 0; i < 4; i++) {
-                const float *Ei = E[i], *Oi = O[i];
-                float *v0 = v + (size_t)(4 * i) * vplane, *v1 = v0 + vplane, *v2 = v1 + vplane, *v3 = v2 + vplane;
-                for (int tx = 0; tx < TW; tx++) {
-                    v0[tx] = Ei[tx] - Ei[tx + 1];
-                    v1[tx] = Oi[tx] + Ei[tx + 1];
-                    v2[tx] = Ei[tx + 1] - Oi[tx];
-                    v3[tx] = Oi[tx] - Oi[tx + 1];
-                }
-            }
+            for (int i = 0; i < 4; i++) wino_in_cols(v + (size_t)(4 * i) * vplane, vplane, E[i], O[i], TW);
         }
+    }
+}
+
+/* dM = A dY A^T for the tiles of one tile row, A = [1 0; 1 1; 1 -1; 0 -1], from output rows g0, g1
+ * (g1 a zero row below an odd height); the last tile of an odd width has one column. */
+static void wino_dm_row(float *restrict m, size_t mp, const float *restrict g0, const float *restrict g1, int W,
+                        int TW)
+{
+    int xe = W / 2; /* tiles with both columns inside */
+    for (int tx = 0; tx < xe; tx++) {
+        int x = 2 * tx;
+        float a = g0[x], c = g1[x], b = g0[x + 1], d = g1[x + 1];
+        float p0 = a + c, q0 = b + d, p1 = a - c, q1 = b - d;
+        m[tx] = a, m[mp + tx] = a + b, m[2 * mp + tx] = a - b, m[3 * mp + tx] = -b;
+        m[4 * mp + tx] = p0, m[5 * mp + tx] = p0 + q0, m[6 * mp + tx] = p0 - q0, m[7 * mp + tx] = -q0;
+        m[8 * mp + tx] = p1, m[9 * mp + tx] = p1 + q1, m[10 * mp + tx] = p1 - q1, m[11 * mp + tx] = -q1;
+        m[12 * mp + tx] = -c, m[13 * mp + tx] = -c - d, m[14 * mp + tx] = d - c, m[15 * mp + tx] = d;
+    }
+    if (xe < TW) {
+        int tx = xe, x = 2 * tx;
+        float a = g0[x], c = g1[x], b = 0.0f, d = 0.0f;
+        float p0 = a + c, q0 = b + d, p1 = a - c, q1 = b - d;
+        m[tx] = a, m[mp + tx] = a + b, m[2 * mp + tx] = a - b, m[3 * mp + tx] = -b;
+        m[4 * mp + tx] = p0, m[5 * mp + tx] = p0 + q0, m[6 * mp + tx] = p0 - q0, m[7 * mp + tx] = -q0;
+        m[8 * mp + tx] = p1, m[9 * mp + tx] = p1 + q1, m[10 * mp + tx] = p1 - q1, m[11 * mp + tx] = -q1;
+        m[12 * mp + tx] = -c, m[13 * mp + tx] = -c - d, m[14 * mp + tx] = d - c, m[15 * mp + tx] = d;
+    }
+}
+
+/* A^T m A for the tiles of one tile row, A^T = [1 1 1 0; 0 1 -1 -1]: rows first (s), then columns:
+ * Y0, Y1 the two pixels of the tile's top row, Y2, Y3 of its bottom row. */
+static void wino_out_row(float *restrict Y0, float *restrict Y1, float *restrict Y2, float *restrict Y3,
+                         const float *restrict m, size_t mp, int TW)
+{
+    for (int tx = 0; tx < TW; tx++) {
+        float s0[4], s1[4];
+        for (int j = 0; j < 4; j++) {
+            float e0 = m[(size_t)j * mp + tx], e1 = m[(size_t)(4 + j) * mp + tx];
+            float e2 = m[(size_t)(8 + j) * mp + tx], e3 = m[(size_t)(12 + j) * mp + tx];
+            s0[j] = e0 + e1 + e2;
+            s1[j] = e1 - e2 - e3;
+        }
+        Y0[tx] = s0[0] + s0[1] + s0[2];
+        Y1[tx] = s0[1] - s0[2] - s0[3];
+        Y2[tx] = s1[0] + s1[1] + s1[2];
+        Y3[tx] = s1[1] - s1[2] - s1[3];
+    }
+}
+
+/* One output row p from the tiles' pixel pairs (Ya, Yb): p = b + Y (add = 0) or p += Y. */
+static void wino_out_store(float *restrict p, const float *restrict Ya, const float *restrict Yb, float b, int W,
+                           int add)
+{
+    int xe = W / 2;
+    if (add) {
+        for (int tx = 0; tx < xe; tx++) {
+            p[2 * tx] += Ya[tx];
+            p[2 * tx + 1] += Yb[tx];
+        }
+        if (W & 1) p[W - 1] += Ya[xe];
+    } else {
+        for (int tx = 0; tx < xe; tx++) {
+            p[2 * tx] = b + Ya[tx];
+            p[2 * tx + 1] = b + Yb[tx];
+        }
+        if (W & 1) p[W - 1] = b + Ya[xe];
     }
 }
 
 /* Weight gradient, one sample, accumulated in the Winograd domain: with Y = A^T [U .* V] A and
  * U = G g G^T, dU = sum over tiles of (A dY A^T) .* V and dg = G^T dU G (applied once at the end by
- * wino_filter_adjoint). dU [16][Cout][Cin] is at the start of scratch and accumulates. */
-static void wino_dw(const float *in, const float *dout, float *scratch, int Cin, int Cout, int H, int W)
+ * wino_filter_adjoint). dU [16][Cout][Cin] accumulates; ts is one thread's scratch. */
+static void wino_dw(const float *in, const float *dout, float *dU, float *ts, int Cin, int Cout, int H, int W)
 {
     int TH = (H + 1) / 2, TW = (W + 1) / 2, PW = 2 * TW + 2, PH = 2 * TH + 2;
     int rows = wino_block_rows(Cin, Cout, TH, TW);
     size_t Tb = (size_t)rows * TW, pplane = (size_t)PH * PW;
-    float *dU = scratch;
-    float *pad = scratch + 16 * (size_t)Cout * Cin;
+    float *pad = ts;
     float *V = pad + (size_t)Cin * pplane;
-    float *M = V + 16 * (size_t)Cin * Tb;
-    float *tmp = M + 16 * (size_t)Cout * Tb;
+    float *M = V + 16 * wino_plane((size_t)Cin * Tb);
+    float *tmp = M + 16 * wino_plane((size_t)Cout * Tb);
     float *E[4], *O[4];
     for (int i = 0; i < 4; i++) {
         E[i] = tmp + (size_t)(2 * i) * (TW + 1);
@@ -272,7 +395,7 @@ static void wino_dw(const float *in, const float *dout, float *scratch, int Cin,
     for (int ty0 = 0; ty0 < TH; ty0 += rows) {
         int ty1 = ty0 + rows < TH ? ty0 + rows : TH;
         int T = (ty1 - ty0) * TW;
-        size_t vplane = (size_t)Cin * T, mplane = (size_t)Cout * T;
+        size_t vplane = wino_plane((size_t)Cin * T), mplane = wino_plane((size_t)Cout * T);
         wino_input(V, pad, E, O, Cin, ty0, ty1, TW, PW, pplane);
         /* dM = A dY A^T per tile, A = [1 0; 1 1; 1 -1; 0 -1]; outputs outside the image are 0 */
         float *zero = tmp; /* E[0], O[0]: 2 TW + 2 >= W contiguous floats, free after wino_input */
@@ -280,23 +403,9 @@ static void wino_dw(const float *in, const float *dout, float *scratch, int Cin,
         for (int k = 0; k < Cout; k++) {
             const float *g = dout + (size_t)k * H * W;
             for (int ty = ty0; ty < ty1; ty++) {
-                int y = 2 * ty, xe = W / 2;
+                int y = 2 * ty;
                 const float *g0 = g + (size_t)y * W, *g1 = y + 1 < H ? g0 + W : zero;
-                float *m = M + (size_t)k * T + (size_t)(ty - ty0) * TW;
-                float *m0 = m, *m1 = m + mplane, *m2 = m + 2 * mplane, *m3 = m + 3 * mplane;
-                float *m4 = m + 4 * mplane, *m5 = m + 5 * mplane, *m6 = m + 6 * mplane, *m7 = m + 7 * mplane;
-                float *m8 = m + 8 * mplane, *m9 = m + 9 * mplane, *m10 = m + 10 * mplane, *m11 = m + 11 * mplane;
-                float *m12 = m + 12 * mplane, *m13 = m + 13 * mplane, *m14 = m + 14 * mplane, *m15 = m + 15 * mplane;
-                for (int tx = 0; tx <= xe && tx < TW; tx++) {
-                    int x = 2 * tx, full = tx < xe; /* the last tile of an odd width has one column */
-                    float a = g0[x], c = g1[x];
-                    float b = full ? g0[x + 1] : 0.0f, d = full ? g1[x + 1] : 0.0f;
-                    float p0 = a + c, q0 = b + d, p1 = a - c, q1 = b - d;
-                    m0[tx] = a, m1[tx] = a + b, m2[tx] = a - b, m3[tx] = -b;
-                    m4[tx] = p0, m5[tx] = p0 + q0, m6[tx] = p0 - q0, m7[tx] = -q0;
-                    m8[tx] = p1, m9[tx] = p1 + q1, m10[tx] = p1 - q1, m11[tx] = -q1;
-                    m12[tx] = -c, m13[tx] = -c - d, m14[tx] = d - c, m15[tx] = d;
-                }
+                wino_dm_row(M + (size_t)k * T + (size_t)(ty - ty0) * TW, mplane, g0, g1, W, TW);
             }
         }
         /* dU[xi] (Cout x Cin) += dM[xi] (Cout x T) . V[xi]^T (T x Cin) */
@@ -308,10 +417,10 @@ static void wino_dw(const float *in, const float *dout, float *scratch, int Cin,
 
 /* dw[co][ci] += G^T dU[.][co][ci] G, G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] (the adjoint of
  * wino_filter with flip = 0). */
-static void wino_filter_adjoint(float *dw, const float *dU, int Cin, int Cout)
+static void wino_filter_adjoint(float *dw, const float *dU, int Cin, int Cout, int co0, int co1)
 {
     size_t plane = (size_t)Cout * Cin;
-    for (int co = 0; co < Cout; co++) {
+    for (int co = co0; co < co1; co++) {
         for (int ci = 0; ci < Cin; ci++) {
             const float *u = dU + (size_t)co * Cin + ci;
             float e[16], t[12];
@@ -333,21 +442,20 @@ static void wino_filter_adjoint(float *dw, const float *dU, int Cin, int Cout)
     }
 }
 
-/* One sample: out[Cout][H][W] = (add ? out : bias) + conv(in[Cin][H][W]) with U prepared at the
- * start of scratch (wino_filter). */
-static void wino_conv(float *out, const float *in, const float *bias, float *scratch, int Cin, int Cout, int H,
-                      int W, int add)
+/* One sample: out[Cout][H][W] = (add ? out : bias) + conv(in[Cin][H][W]) with U from wino_filter
+ * (bias NULL: 0); ts is one thread's scratch. */
+static void wino_conv(float *out, const float *in, const float *bias, const float *U, float *ts, int Cin, int Cout,
+                      int H, int W, int add)
 {
     int TH = (H + 1) / 2, TW = (W + 1) / 2, PW = 2 * TW + 2, PH = 2 * TH + 2;
     int rows = wino_block_rows(Cin, Cout, TH, TW);
     size_t Tb = (size_t)rows * TW, pplane = (size_t)PH * PW;
-    const float *U = scratch;
-    float *pad = scratch + 16 * (size_t)Cout * Cin;
+    float *pad = ts;
     float *V = pad + (size_t)Cin * pplane;
-    float *M = V + 16 * (size_t)Cin * Tb;
+    float *M = V + 16 * wino_plane((size_t)Cin * Tb);
     wino_pad(pad, in, Cin, H, W, PH, PW);
     /* input transform: wino_input; the output transform below runs along tile rows likewise */
-    float *tmp = M + 16 * (size_t)Cout * Tb;
+    float *tmp = M + 16 * wino_plane((size_t)Cout * Tb);
     float *E[4], *O[4];
     for (int i = 0; i < 4; i++) {
         E[i] = tmp + (size_t)(2 * i) * (TW + 1);
@@ -357,146 +465,216 @@ static void wino_conv(float *out, const float *in, const float *bias, float *scr
     for (int ty0 = 0; ty0 < TH; ty0 += rows) {
         int ty1 = ty0 + rows < TH ? ty0 + rows : TH;
         int T = (ty1 - ty0) * TW; /* tiles in this block */
-        size_t vplane = (size_t)Cin * T, mplane = (size_t)Cout * T;
+        size_t vplane = wino_plane((size_t)Cin * T), mplane = wino_plane((size_t)Cout * T);
         wino_input(V, pad, E, O, Cin, ty0, ty1, TW, PW, pplane);
         for (int xi = 0; xi < 16; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin,
                         Cin, V + (size_t)xi * vplane, T, 0.0f, M + (size_t)xi * mplane, T);
         for (int k = 0; k < Cout; k++) {
             float *o = out + (size_t)k * H * W;
-            float b = add ? 0.0f : bias[k];
+            float b = add || !bias ? 0.0f : bias[k];
             for (int ty = ty0; ty < ty1; ty++) {
-                const float *m = M + (size_t)k * T + (size_t)(ty - ty0) * TW;
-                /* A^T m A, A^T = [1 1 1 0; 0 1 -1 -1]: rows first (s), then columns (y) */
-                for (int tx = 0; tx < TW; tx++) {
-                    float s0[4], s1[4];
-                    for (int j = 0; j < 4; j++) {
-                        float e0 = m[(size_t)j * mplane + tx], e1 = m[(size_t)(4 + j) * mplane + tx];
-                        float e2 = m[(size_t)(8 + j) * mplane + tx], e3 = m[(size_t)(12 + j) * mplane + tx];
-                        s0[j] = e0 + e1 + e2;
-                        s1[j] = e1 - e2 - e3;
-                    }
-                    Y0[tx] = s0[0] + s0[1] + s0[2];
-                    Y1[tx] = s0[1] - s0[2] - s0[3];
-                    Y2[tx] = s1[0] + s1[1] + s1[2];
-                    Y3[tx] = s1[1] - s1[2] - s1[3];
-                }
-                int y = 2 * ty, two_y = y + 1 < H, xe = W / 2; /* tiles with both columns inside */
-                float *p0 = o + (size_t)y * W, *p1 = p0 + W;
-                if (add) {
-                    for (int tx = 0; tx < xe; tx++) {
-                        p0[2 * tx] += Y0[tx];
-                        p0[2 * tx + 1] += Y1[tx];
-                    }
-                    if (W & 1) p0[W - 1] += Y0[xe];
-                    if (two_y) {
-                        for (int tx = 0; tx < xe; tx++) {
-                            p1[2 * tx] += Y2[tx];
-                            p1[2 * tx + 1] += Y3[tx];
-                        }
-                        if (W & 1) p1[W - 1] += Y2[xe];
-                    }
-                } else {
-                    for (int tx = 0; tx < xe; tx++) {
-                        p0[2 * tx] = b + Y0[tx];
-                        p0[2 * tx + 1] = b + Y1[tx];
-                    }
-                    if (W & 1) p0[W - 1] = b + Y0[xe];
-                    if (two_y) {
-                        for (int tx = 0; tx < xe; tx++) {
-                            p1[2 * tx] = b + Y2[tx];
-                            p1[2 * tx + 1] = b + Y3[tx];
-                        }
-                        if (W & 1) p1[W - 1] = b + Y2[xe];
-                    }
-                }
+                wino_out_row(Y0, Y1, Y2, Y3, M + (size_t)k * T + (size_t)(ty - ty0) * TW, mplane, TW);
+                int y = 2 * ty;
+                float *p0 = o + (size_t)y * W;
+                wino_out_store(p0, Y0, Y1, b, W, add);
+                if (y + 1 < H) wino_out_store(p0 + W, Y2, Y3, b, W, add);
             }
         }
     }
 }
 
-void nn_conv3_forward(float *out, const float *in, const float *w, const float *b, float *col, int B,
-                      int C, int H, int W, int K)
+/* A convolution call's arguments, shared by the parts of its parallel loops (nn_par). Each loop
+ * gives its parts disjoint outputs: samples, filters, weight-gradient groups or elements. */
+typedef struct {
+    float *out, *din, *dw, *db, *col, *thr, *grp;
+    const float *in, *w, *b, *dout;
+    size_t per, gsz, ne;
+    int B, C, H, W, K, ng, wino, din_write, flip, fC, fK; /* fC, fK: the filter transform's Cin, Cout */
+} conv_job;
+
+static void job_filter(void *p, long lo, long hi, int part)
 {
-    int HW = H * W, C9 = C * 9;
-    if (use_wino(C, K)) {
-        wino_filter(col, w, C, K, 0);
-        for (int n = 0; n < B; n++) wino_conv(out + (size_t)n * K * HW, in + (size_t)n * C * HW, b, col, C, K, H, W, 0);
-        return;
-    }
-    for (int n = 0; n < B; n++) {
-        const float *x = in + (size_t)n * C * HW;
-        float *o = out + (size_t)n * K * HW;
+    conv_job *j = p;
+    (void)part;
+    wino_filter(j->col, j->w, j->fC, j->fK, j->flip, (int)lo, (int)hi);
+}
+
+static void job_filter_adjoint(void *p, long lo, long hi, int part)
+{
+    conv_job *j = p;
+    (void)part;
+    wino_filter_adjoint(j->dw, j->col, j->C, j->K, (int)lo, (int)hi);
+}
+
+static void job_forward(void *p, long lo, long hi, int part)
+{
+    conv_job *j = p;
+    int C = j->C, H = j->H, W = j->W, K = j->K, HW = H * W, C9 = C * 9;
+    float *ts = j->thr + (size_t)part * j->per;
+    for (long n = lo; n < hi; n++) {
+        const float *x = j->in + (size_t)n * C * HW;
+        float *o = j->out + (size_t)n * K * HW;
+        if (j->wino) {
+            wino_conv(o, x, j->b, j->col, ts, C, K, H, W, 0);
+            continue;
+        }
         for (int k = 0; k < K; k++) {
-            float bk = b[k];
+            float bk = j->b[k];
             float *ok = o + (size_t)k * HW;
             for (int i = 0; i < HW; i++) ok[i] = bk;
         }
-        im2col3(col, x, C, H, W);
+        im2col3(ts, x, C, H, W);
         /* o[K][HW] += w[K][C9] . col[C9][HW] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, HW, C9, 1.0f, w, C9, col, HW, 1.0f,
-                    o, HW);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, HW, C9, 1.0f, j->w, C9, ts, HW, 1.0f, o, HW);
     }
 }
 
-void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in,
-                       const float *w, float *col, int B, int C, int H, int W, int K)
+void nn_conv3_forward_t(float *out, const float *in, const float *w, const float *b, float *col, int B, int C,
+                        int H, int W, int K, int nt)
 {
-    int HW = H * W, C9 = C * 9, wino = use_wino(C, K);
-    for (int n = 0; n < B; n++) {
-        const float *g = dout + (size_t)n * K * HW;
-        for (int k = 0; k < K; k++) {
-            const float *gk = g + (size_t)k * HW;
+    conv_job j = {.out = out, .in = in, .w = w, .b = b, .col = col, .thr = col + conv_shared_floats(C, K),
+                  .per = conv_thread_floats(C, H, W, K), .B = B, .C = C, .H = H, .W = W, .K = K,
+                  .wino = use_wino(C, K), .flip = 0, .fC = C, .fK = K};
+    int bt = blas_solo_begin();
+    if (j.wino) nn_par(nt, K, job_filter, &j);
+    nn_par(nt, B, job_forward, &j);
+    blas_solo_end(bt);
+}
+
+void nn_conv3_forward(float *out, const float *in, const float *w, const float *b, float *col, int B, int C, int H,
+                      int W, int K)
+{
+    nn_conv3_forward_t(out, in, w, b, col, B, C, H, W, K, nn_threads());
+}
+
+/* bias gradient: per filter, samples in order */
+static void job_db(void *p, long lo, long hi, int part)
+{
+    conv_job *j = p;
+    size_t HW = (size_t)j->H * j->W;
+    (void)part;
+    for (long k = lo; k < hi; k++) {
+        for (int n = 0; n < j->B; n++) {
+            const float *gk = j->dout + ((size_t)n * j->K + k) * HW;
             float s = 0.0f;
-            for (int i = 0; i < HW; i++) s += gk[i];
-            db[k] += s;
+            for (size_t i = 0; i < HW; i++) s += gk[i];
+            j->db[k] += s;
         }
     }
+}
+
+/* weight gradient: group g accumulates samples g, g + DW_GROUPS, ... (Winograd domain dU, or dw);
+ * the im2col path also does the input gradient of its samples (each sample's din is disjoint) */
+static void job_dw(void *p, long lo, long hi, int part)
+{
+    conv_job *j = p;
+    int C = j->C, H = j->H, W = j->W, K = j->K, HW = H * W, C9 = C * 9;
+    float *ts = j->thr + (size_t)part * j->per;
+    for (long g = lo; g < hi; g++) {
+        float *acc = j->grp + (size_t)g * j->gsz;
+        memset(acc, 0, sizeof(float) * j->ne);
+        for (int n = (int)g; n < j->B; n += DW_GROUPS) {
+            const float *x = j->in + (size_t)n * C * HW, *gr = j->dout + (size_t)n * K * HW;
+            if (j->wino) {
+                wino_dw(x, gr, acc, ts, C, K, H, W);
+            } else if (!j->din) {
+                /* dw[K][C9] += g[K][rows] . col[C9][rows]^T, over chunks of output rows */
+                int rows = dw_chunk_rows(C, H, W);
+                for (int y0 = 0; y0 < H; y0 += rows) {
+                    int y1 = y0 + rows < H ? y0 + rows : H, nr = (y1 - y0) * W;
+                    im2col3_rows(ts, x, C, H, W, y0, y1);
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, nr, 1.0f, gr + (size_t)y0 * W, HW, ts,
+                                nr, 1.0f, acc, C9);
+                }
+            } else {
+                /* the full columns serve the weight gradient, then (as dcol) the input gradient */
+                im2col3(ts, x, C, H, W);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, HW, 1.0f, gr, HW, ts, HW, 1.0f, acc, C9);
+                /* dcol[C9][HW] = w[K][C9]^T . g[K][HW], then scatter back (col reused as dcol). */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, HW, K, 1.0f, j->w, C9, gr, HW, 0.0f, ts, HW);
+                float *dn = j->din + (size_t)n * C * HW;
+                if (j->din_write) memset(dn, 0, sizeof(float) * (size_t)C * HW);
+                col2im3_add(dn, ts, C, H, W);
+            }
+        }
+    }
+}
+
+/* the groups' sum in group order, per element: into the shared dU (Winograd) or added to dw */
+static void job_reduce(void *p, long lo, long hi, int part)
+{
+    conv_job *j = p;
+    (void)part;
+    float *red = j->wino ? j->col : j->dw;
+    for (long e = lo; e < hi; e++) {
+        float s = j->grp[e];
+        for (int g = 1; g < j->ng; g++) s += j->grp[(size_t)g * j->gsz + e];
+        red[e] = j->wino ? s : red[e] + s;
+    }
+}
+
+/* Winograd input gradient: the convolution of dout with the transposed, rotated filters */
+static void job_din(void *p, long lo, long hi, int part)
+{
+    conv_job *j = p;
+    size_t HW = (size_t)j->H * j->W;
+    float *ts = j->thr + (size_t)part * j->per;
+    for (long n = lo; n < hi; n++)
+        wino_conv(j->din + (size_t)n * j->C * HW, j->dout + (size_t)n * j->K * HW, NULL, j->col, ts, j->K, j->C, j->H,
+                  j->W, !j->din_write);
+}
+
+void nn_conv3_backward_t(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                         float *col, int B, int C, int H, int W, int K, int din_write, int nt)
+{
+    int wino = use_wino(C, K);
+    size_t gsz = 16 * (size_t)K * C;
+    conv_job j = {.din = din, .dw = dw, .db = db, .dout = dout, .in = in, .w = w, .col = col, .grp = col + gsz,
+                  .thr = col + conv_shared_floats(C, K), .per = conv_thread_floats(C, H, W, K), .gsz = gsz,
+                  .ne = wino ? gsz : (size_t)K * C * 9, .B = B, .C = C, .H = H, .W = W, .K = K,
+                  .ng = B < DW_GROUPS ? B : DW_GROUPS, .wino = wino, .din_write = din_write};
+    int bt = blas_solo_begin();
+    nn_par(nt, K, job_db, &j);
+    nn_par(nt, j.ng, job_dw, &j);
+    nn_par(nt, (long)j.ne, job_reduce, &j);
     if (wino) {
-        /* weight gradient in the Winograd domain, accumulated over the batch, then mapped back */
-        memset(col, 0, sizeof(float) * 16 * (size_t)K * C);
-        for (int n = 0; n < B; n++) wino_dw(in + (size_t)n * C * HW, dout + (size_t)n * K * HW, col, C, K, H, W);
-        wino_filter_adjoint(dw, col, C, K);
+        nn_par(nt, K, job_filter_adjoint, &j);
         if (din) {
             /* The input gradient of a stride-1 same 3x3 convolution is the same convolution of dout
              * with the filters transposed (K <-> C) and rotated by 180 degrees. */
-            wino_filter(col, w, K, C, 1);
-            for (int n = 0; n < B; n++)
-                wino_conv(din + (size_t)n * C * HW, dout + (size_t)n * K * HW, NULL, col, K, C, H, W, 1);
+            j.flip = 1;
+            j.fC = K;
+            j.fK = C;
+            nn_par(nt, C, job_filter, &j);
+            nn_par(nt, B, job_din, &j);
         }
-        return;
     }
-    for (int n = 0; n < B; n++) {
-        const float *x = in + (size_t)n * C * HW;
-        const float *g = dout + (size_t)n * K * HW;
-        if (!din) {
-            /* dw[K][C9] += g[K][rows] . col[C9][rows]^T, over chunks of output rows */
-            int rows = dw_chunk_rows(C, H, W);
-            for (int y0 = 0; y0 < H; y0 += rows) {
-                int y1 = y0 + rows < H ? y0 + rows : H, nr = (y1 - y0) * W;
-                im2col3_rows(col, x, C, H, W, y0, y1);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, nr, 1.0f, g + (size_t)y0 * W, HW, col, nr,
-                            1.0f, dw, C9);
-            }
-            continue;
-        }
-        /* the full columns serve the weight gradient, then (as dcol) the input gradient */
-        im2col3(col, x, C, H, W);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, HW, 1.0f, g, HW, col, HW, 1.0f, dw, C9);
-        /* dcol[C9][HW] = w[K][C9]^T . g[K][HW], then scatter back (col reused as dcol). */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, HW, K, 1.0f, w, C9, g, HW, 0.0f, col, HW);
-        col2im3_add(din + (size_t)n * C * HW, col, C, H, W);
-    }
+    blas_solo_end(bt);
+}
+
+void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                       float *col, int B, int C, int H, int W, int K)
+{
+    nn_conv3_backward_t(din, dw, db, dout, in, w, col, B, C, H, W, K, 0, nn_threads());
 }
 
 /* ---- pooling ---------------------------------------------------------------------------------- */
 
-void nn_maxpool2_forward(float *out, const float *in, int B, int C, int H, int W)
+typedef struct {
+    float *out;
+    const float *in, *dout;
+    int C, H, W, write;
+} pool_job;
+
+static void job_pool_fwd(void *p, long lo, long hi, int part)
 {
-    int OH = H / 2, OW = W / 2;
-    for (size_t bc = 0; bc < (size_t)B * C; bc++) {
-        const float *x = in + bc * H * W;
-        float *o = out + bc * OH * OW;
+    pool_job *j = p;
+    int H = j->H, W = j->W, OH = H / 2, OW = W / 2;
+    (void)part;
+    for (long bc = lo; bc < hi; bc++) {
+        const float *x = j->in + (size_t)bc * H * W;
+        float *o = j->out + (size_t)bc * OH * OW;
         for (int y = 0; y < OH; y++) {
             const float *r0 = x + (size_t)(2 * y) * W, *r1 = r0 + W;
             for (int xx = 0; xx < OW; xx++) {
@@ -510,13 +688,31 @@ void nn_maxpool2_forward(float *out, const float *in, int B, int C, int H, int W
     }
 }
 
-void nn_maxpool2_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W)
+/* threads for an element-wise pass over n floats */
+static int ew_threads(size_t n) { return n >= NN_PAR_MIN ? nn_threads() : 1; }
+
+void nn_maxpool2_forward(float *out, const float *in, int B, int C, int H, int W)
 {
-    int OH = H / 2, OW = W / 2;
-    for (size_t bc = 0; bc < (size_t)B * C; bc++) {
-        const float *x = in + bc * H * W;
-        float *d = din + bc * H * W;
-        const float *g = dout + bc * OH * OW;
+    pool_job j = {.out = out, .in = in, .C = C, .H = H, .W = W};
+    nn_par(ew_threads((size_t)B * C * H * W), (long)B * C, job_pool_fwd, &j);
+}
+
+/* write = 0: din += routed gradient; write = 1: din = routed gradient + 0.0f, and 0 in the row and
+ * column an odd size leaves outside every window. */
+static void job_pool_bwd(void *p, long lo, long hi, int part)
+{
+    pool_job *j = p;
+    int H = j->H, W = j->W, OH = H / 2, OW = W / 2, write = j->write;
+    (void)part;
+    for (long bc = lo; bc < hi; bc++) {
+        const float *x = j->in + (size_t)bc * H * W;
+        float *d = j->out + (size_t)bc * H * W;
+        const float *g = j->dout + (size_t)bc * OH * OW;
+        if (write) {
+            if (H & 1) memset(d + (size_t)(H - 1) * W, 0, sizeof(float) * (size_t)W);
+            if (W & 1)
+                for (int y = 0; y < 2 * OH; y++) d[(size_t)y * W + W - 1] = 0.0f;
+        }
         for (int y = 0; y < OH; y++) {
             const float *r0 = x + (size_t)(2 * y) * W, *r1 = r0 + W;
             float *d0 = d + (size_t)(2 * y) * W, *d1 = d0 + W;
@@ -533,24 +729,106 @@ void nn_maxpool2_backward(float *din, const float *dout, const float *in, int B,
                 m = c > m ? c : m;
                 k = e > m ? 3 : k;
                 float gv = gy[xx];
-                d0[2 * xx] += k == 0 ? gv : 0.0f;
-                d0[2 * xx + 1] += k == 1 ? gv : 0.0f;
-                d1[2 * xx] += k == 2 ? gv : 0.0f;
-                d1[2 * xx + 1] += k == 3 ? gv : 0.0f;
+                float v0 = k == 0 ? gv : 0.0f, v1 = k == 1 ? gv : 0.0f, v2 = k == 2 ? gv : 0.0f, v3 = k == 3 ? gv : 0.0f;
+                if (write) {
+                    d0[2 * xx] = v0 + 0.0f;
+                    d0[2 * xx + 1] = v1 + 0.0f;
+                    d1[2 * xx] = v2 + 0.0f;
+                    d1[2 * xx + 1] = v3 + 0.0f;
+                } else {
+                    d0[2 * xx] += v0;
+                    d0[2 * xx + 1] += v1;
+                    d1[2 * xx] += v2;
+                    d1[2 * xx + 1] += v3;
+                }
             }
         }
     }
 }
 
+static void maxpool2_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W, int write)
+{
+    pool_job j = {.out = din, .in = in, .dout = dout, .C = C, .H = H, .W = W, .write = write};
+    nn_par(ew_threads((size_t)B * C * H * W), (long)B * C, job_pool_bwd, &j);
+}
+
+void nn_maxpool2_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W)
+{
+    maxpool2_backward(din, dout, in, B, C, H, W, 0);
+}
+
+void nn_maxpool2_backward_write(float *din, const float *dout, const float *in, int B, int C, int H, int W)
+{
+    maxpool2_backward(din, dout, in, B, C, H, W, 1);
+}
+
 /* ---- dense ------------------------------------------------------------------------------------ */
+
+/* Dense GEMMs run on one BLAS thread: OpenBLAS's threaded SGEMM did not give the same bits as its
+ * single-threaded one for these shapes (measured: M = 8, N = 80, K = 1890), so results would
+ * depend on the thread count. Large layers (>= DENSE_SPLIT weights, e.g. the slice CNN's
+ * 80,000 x 256) are cut into fixed blocks of DENSE_BLK outputs (or inputs, for the input
+ * gradient), one single-threaded SGEMM per block, spread over nn_threads(): the blocks depend on
+ * the shape only, so the bits do not depend on the thread count. Small layers (the CF DNN) are one
+ * SGEMM as before. */
+#define DENSE_SPLIT (1L << 20)
+#define DENSE_BLK 32
+#define DENSE_BLK_IN 4096
+
+typedef struct {
+    float *out;
+    const float *in, *w, *dout;
+    int B, IN, OUT;
+} dense_job;
+
+static void job_dense_fwd(void *p, long lo, long hi, int part)
+{
+    dense_job *j = p;
+    (void)part;
+    for (long c = lo; c < hi; c++) {
+        int o0 = (int)c * DENSE_BLK, no = j->OUT - o0 < DENSE_BLK ? j->OUT - o0 : DENSE_BLK;
+        /* out[B][o0:o0+no] += in[B][IN] . w[o0:o0+no][IN]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->B, no, j->IN, 1.0f, j->in, j->IN,
+                    j->w + (size_t)o0 * j->IN, j->IN, 1.0f, j->out + o0, j->OUT);
+    }
+}
+
+static void job_dense_dw(void *p, long lo, long hi, int part)
+{
+    dense_job *j = p;
+    (void)part;
+    for (long c = lo; c < hi; c++) {
+        int o0 = (int)c * DENSE_BLK, no = j->OUT - o0 < DENSE_BLK ? j->OUT - o0 : DENSE_BLK;
+        /* dw[o0:o0+no][IN] += dout[B][o0:o0+no]^T . in[B][IN] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, no, j->IN, j->B, 1.0f, j->dout + o0, j->OUT, j->in,
+                    j->IN, 1.0f, j->out + (size_t)o0 * j->IN, j->IN);
+    }
+}
+
+static void job_dense_din(void *p, long lo, long hi, int part)
+{
+    dense_job *j = p;
+    (void)part;
+    for (long c = lo; c < hi; c++) {
+        int i0 = (int)c * DENSE_BLK_IN, ni = j->IN - i0 < DENSE_BLK_IN ? j->IN - i0 : DENSE_BLK_IN;
+        /* din[B][i0:i0+ni] += dout[B][OUT] . w[OUT][i0:i0+ni] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->B, ni, j->OUT, 1.0f, j->dout, j->OUT, j->w + i0,
+                    j->IN, 1.0f, j->out + i0, j->IN);
+    }
+}
 
 void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int B, int IN,
                       int OUT)
 {
     for (int n = 0; n < B; n++) memcpy(out + (size_t)n * OUT, b, sizeof(float) * (size_t)OUT);
-    /* out[B][OUT] += in[B][IN] . w[OUT][IN]^T */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1.0f, in, IN, w, IN, 1.0f, out,
-                OUT);
+    int bt = blas_solo_begin();
+    if ((long)IN * OUT >= DENSE_SPLIT) {
+        dense_job j = {out, in, w, NULL, B, IN, OUT};
+        nn_par(bt, (OUT + DENSE_BLK - 1) / DENSE_BLK, job_dense_fwd, &j);
+    } else { /* out[B][OUT] += in[B][IN] . w[OUT][IN]^T */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, OUT, IN, 1.0f, in, IN, w, IN, 1.0f, out, OUT);
+    }
+    blas_solo_end(bt);
 }
 
 void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
@@ -560,24 +838,66 @@ void nn_dense_backward(float *din, float *dw, float *db, const float *dout, cons
         const float *g = dout + (size_t)n * OUT;
         for (int o = 0; o < OUT; o++) db[o] += g[o];
     }
-    /* dw[OUT][IN] += dout[B][OUT]^T . in[B][IN] */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1.0f, dout, OUT, in, IN, 1.0f, dw,
-                IN);
-    if (din) /* din[B][IN] += dout[B][OUT] . w[OUT][IN] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f,
-                    din, IN);
+    int bt = blas_solo_begin();
+    if ((long)IN * OUT >= DENSE_SPLIT) {
+        dense_job j = {dw, in, w, dout, B, IN, OUT};
+        nn_par(bt, (OUT + DENSE_BLK - 1) / DENSE_BLK, job_dense_dw, &j);
+        if (din) {
+            j.out = din;
+            nn_par(bt, (IN + DENSE_BLK_IN - 1) / DENSE_BLK_IN, job_dense_din, &j);
+        }
+    } else {
+        /* dw[OUT][IN] += dout[B][OUT]^T . in[B][IN] */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, B, 1.0f, dout, OUT, in, IN, 1.0f, dw, IN);
+        if (din) /* din[B][IN] += dout[B][OUT] . w[OUT][IN] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, IN, OUT, 1.0f, dout, OUT, w, IN, 1.0f, din, IN);
+    }
+    blas_solo_end(bt);
 }
 
 /* ---- ReLU, dropout ---------------------------------------------------------------------------- */
 
+typedef struct {
+    float *d;
+    const float *a, *b;
+    int mode; /* 0 d = relu(a); 1 d += b > 0 ? a : 0; 2 d = b > 0 ? d + 0 : 0; 3 d = relu(d) */
+} relu_job;
+
+static void job_relu(void *p, long lo, long hi, int part)
+{
+    relu_job *j = p;
+    float *restrict d = j->d;
+    (void)part;
+    if (j->mode == 0) {
+        const float *restrict a = j->a;
+        for (long i = lo; i < hi; i++) d[i] = a[i] > 0.0f ? a[i] : 0.0f;
+    } else if (j->mode == 1) {
+        const float *restrict a = j->a, *restrict b = j->b;
+        for (long i = lo; i < hi; i++) d[i] += b[i] > 0.0f ? a[i] : 0.0f; /* branch-free: vectorises */
+    } else if (j->mode == 2) {
+        const float *restrict b = j->b;
+        for (long i = lo; i < hi; i++) d[i] = b[i] > 0.0f ? d[i] + 0.0f : 0.0f;
+    } else {
+        for (long i = lo; i < hi; i++) d[i] = d[i] > 0.0f ? d[i] : 0.0f;
+    }
+}
+
 void nn_relu_forward(float *out, const float *in, size_t N)
 {
-    for (size_t i = 0; i < N; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+    relu_job j = {out, in, NULL, out == in ? 3 : 0}; /* in place: the network's case */
+    nn_par(ew_threads(N), (long)N, job_relu, &j);
 }
 
 void nn_relu_backward(float *din, const float *dout, const float *out, size_t N)
 {
-    for (size_t i = 0; i < N; i++) din[i] += out[i] > 0.0f ? dout[i] : 0.0f; /* branch-free: vectorises */
+    relu_job j = {din, dout, out, 1};
+    nn_par(ew_threads(N), (long)N, job_relu, &j);
+}
+
+void nn_relu_backward_inplace(float *g, const float *out, size_t N)
+{
+    relu_job j = {g, NULL, out, 2};
+    nn_par(ew_threads(N), (long)N, job_relu, &j);
 }
 
 uint64_t nn_dropout_seed(uint64_t seed, int layer)
@@ -609,6 +929,11 @@ void nn_dropout_forward(float *out, float *mask, const float *in, float p, uint6
 void nn_dropout_backward(float *din, const float *dout, const float *mask, size_t N)
 {
     for (size_t i = 0; i < N; i++) din[i] += dout[i] * mask[i];
+}
+
+void nn_dropout_backward_inplace(float *g, const float *mask, size_t N)
+{
+    for (size_t i = 0; i < N; i++) g[i] = g[i] * mask[i] + 0.0f;
 }
 
 /* ---- loss heads ------------------------------------------------------------------------------- */

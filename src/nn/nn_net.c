@@ -8,6 +8,7 @@
 #include "hust19/nn.h"
 #include "hust19/err.h"
 #include "hust19/rng.h"
+#include "nn/nn_internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -52,9 +53,21 @@ static void free_acts(nn_net *net)
     net->gbuf[0] = net->gbuf[1] = net->col = NULL;
 }
 
-static int alloc_acts(nn_net *net, int max_batch)
+/* Scratch of the widest convolution for nt threads. */
+static size_t col_floats(const nn_net *net, int nt)
 {
     size_t col = 0;
+    for (int l = 0; l < net->nlayers; l++) {
+        const nn_layer *L = &net->layers[l];
+        if (L->spec.kind != NN_CONV3) continue;
+        size_t c = nn_conv3_scratch_floats_t(L->C, L->H, L->W, L->OC, nt);
+        if (c > col) col = c;
+    }
+    return col;
+}
+
+static int alloc_acts(nn_net *net, int max_batch)
+{
     for (int l = 0; l < net->nlayers; l++) {
         nn_layer *L = &net->layers[l];
         size_t on = shape_n(L->OC, L->OH, L->OW) * (size_t)max_batch;
@@ -65,11 +78,10 @@ static int alloc_acts(nn_net *net, int max_batch)
         }
         if (L->spec.kind == NN_DROPOUT && !(L->mask = h19_malloc(sizeof(float) * on)))
             return H19_ENOMEM;
-        if (L->spec.kind == NN_CONV3) {
-            size_t c = nn_conv3_scratch_floats(L->C, L->H, L->W, L->OC);
-            if (c > col) col = c;
-        }
     }
+    int nt = nn_threads();
+    size_t col = col_floats(net, nt);
+    net->col_threads = nt;
     size_t g = net->act_max * (size_t)max_batch;
     if (!(net->gbuf[0] = h19_malloc(sizeof(float) * g)) || !(net->gbuf[1] = h19_malloc(sizeof(float) * g)))
         return H19_ENOMEM;
@@ -234,10 +246,19 @@ void nn_net_init(nn_net *net, uint64_t seed, uint32_t repeat, uint32_t fold)
     net->step = 0;
 }
 
+/* The threads the convolutions may use: nn_threads(), or fewer if the scratch was sized for fewer
+ * (the count was raised after nn_net_create; results do not depend on it). */
+static int conv_threads(const nn_net *net)
+{
+    int nt = nn_threads();
+    return nt < net->col_threads ? nt : net->col_threads;
+}
+
 const float *nn_forward(nn_net *net, const float *x, const int *y, int B, const nn_drop_ctx *drop,
                         double *loss)
 {
     const float *in = x;
+    int nt = conv_threads(net);
     double ls = 0.0;
     for (int l = 0; l < net->nlayers; l++) {
         nn_layer *L = &net->layers[l];
@@ -246,7 +267,7 @@ const float *nn_forward(nn_net *net, const float *x, const int *y, int B, const 
         double t0 = net->prof ? now() : 0.0;
         switch (L->spec.kind) {
         case NN_CONV3:
-            nn_conv3_forward(L->out, in, P + L->w_off, P + L->b_off, net->col, B, L->C, L->H, L->W, L->OC);
+            nn_conv3_forward_t(L->out, in, P + L->w_off, P + L->b_off, net->col, B, L->C, L->H, L->W, L->OC, nt);
             break;
         case NN_MAXPOOL2: nn_maxpool2_forward(L->out, in, B, L->C, L->H, L->W); break;
         case NN_DENSE: nn_dense_forward(L->out, in, P + L->w_off, P + L->b_off, B, (int)D, L->OC); break;
@@ -272,45 +293,53 @@ const float *nn_forward(nn_net *net, const float *x, const int *y, int B, const 
 
 void nn_backward(nn_net *net, const float *x, const int *y, int B, float scale)
 {
-    int nl = net->nlayers;
+    int nl = net->nlayers, nt = conv_threads(net);
     nn_layer *H = &net->layers[nl - 1];
     float *gout = net->gbuf[0], *gin = net->gbuf[1];
     size_t nlog = (size_t)B * H->C;
     memset(gout, 0, sizeof(float) * nlog);
     if (H->spec.kind == NN_SOFTMAX_CE) nn_softmax_ce_backward(gout, H->out, y, scale, B, H->C);
     else nn_sigmoid_bce_backward(gout, H->out, y, scale, B);
+    /* Each layer writes its input gradient into gin (the swap makes it the next gout): conv and
+     * pooling overwrite it, ReLU and dropout rewrite gout in place (no swap), dense adds into a
+     * zeroed gin. Each is bit-identical to zeroing gin and calling the adding kernel of nn.h. */
     for (int l = nl - 2; l >= 0; l--) {
         nn_layer *L = &net->layers[l];
         const float *in = l == 0 ? x : net->layers[l - 1].out;
         size_t D = shape_n(L->C, L->H, L->W);
         float *din = l == 0 ? NULL : gin;
         double t0 = net->prof ? now() : 0.0;
-        if (din) memset(din, 0, sizeof(float) * D * (size_t)B);
         float *G = net->grads;
         const float *P = net->params;
+        int swap = 1;
         switch (L->spec.kind) {
         case NN_CONV3:
-            nn_conv3_backward(din, G + L->w_off, G + L->b_off, gout, in, P + L->w_off, net->col, B, L->C, L->H,
-                              L->W, L->OC);
+            nn_conv3_backward_t(din, G + L->w_off, G + L->b_off, gout, in, P + L->w_off, net->col, B, L->C, L->H,
+                                L->W, L->OC, 1, nt);
             break;
         case NN_MAXPOOL2:
-            if (din) nn_maxpool2_backward(din, gout, in, B, L->C, L->H, L->W);
+            if (din) nn_maxpool2_backward_write(din, gout, in, B, L->C, L->H, L->W);
             break;
         case NN_DENSE:
+            if (din) memset(din, 0, sizeof(float) * D * (size_t)B);
             nn_dense_backward(din, G + L->w_off, G + L->b_off, gout, in, P + L->w_off, B, (int)D, L->OC);
             break;
         case NN_RELU:
-            if (din) nn_relu_backward(din, gout, L->out, D * (size_t)B);
+            if (din) nn_relu_backward_inplace(gout, L->out, D * (size_t)B);
+            swap = 0;
             break;
         case NN_DROPOUT:
-            if (din) nn_dropout_backward(din, gout, L->mask, D * (size_t)B);
+            if (din) nn_dropout_backward_inplace(gout, L->mask, D * (size_t)B);
+            swap = 0;
             break;
         default: break;
         }
         if (net->prof) net->prof[2 * l + 1] += now() - t0;
-        float *t = gout;
-        gout = gin;
-        gin = t;
+        if (swap) {
+            float *t = gout;
+            gout = gin;
+            gin = t;
+        }
     }
 }
 
@@ -318,9 +347,29 @@ void nn_backward(nn_net *net, const float *x, const int *y, int B, float scale)
 
 float nn_lr_at_epoch(float lr, float decay, int epoch) { return (float)(lr / (1.0 + (double)decay * epoch)); }
 
+typedef struct {
+    nn_net *net;
+    float lr_t, beta1, beta2, b1c, b2c, eps;
+} adam_job;
+
+static void job_adam(void *p, long lo, long hi, int part)
+{
+    adam_job *j = p;
+    float *restrict pp = j->net->params, *restrict m = j->net->m, *restrict v = j->net->v;
+    const float *restrict g = j->net->grads;
+    float lr_t = j->lr_t, beta1 = j->beta1, beta2 = j->beta2, b1c = j->b1c, b2c = j->b2c, eps = j->eps;
+    (void)part;
+    for (long i = lo; i < hi; i++) {
+        float gi = g[i];
+        m[i] = beta1 * m[i] + b1c * gi;
+        v[i] = beta2 * v[i] + b2c * gi * gi;
+        pp[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
+    }
+}
+
 void nn_adam_step(nn_net *net, float lr, float beta1, float beta2, float eps, float l2)
 {
-    float *p = net->params, *g = net->grads, *m = net->m, *v = net->v;
+    float *p = net->params, *g = net->grads;
     if (l2 > 0.0f) {
         for (int l = 0; l < net->nlayers; l++) {
             const nn_layer *L = &net->layers[l];
@@ -332,11 +381,59 @@ void nn_adam_step(nn_net *net, float lr, float beta1, float beta2, float eps, fl
     double t = (double)net->step;
     /* Keras 2.2.4 Adam (Kingma & Ba 2015, with the bias correction folded into the rate) */
     float lr_t = (float)(lr * sqrt(1.0 - pow(beta2, t)) / (1.0 - pow(beta1, t)));
-    float b1c = 1.0f - beta1, b2c = 1.0f - beta2;
-    for (size_t i = 0; i < net->nparams; i++) {
-        float gi = g[i];
-        m[i] = beta1 * m[i] + b1c * gi;
-        v[i] = beta2 * v[i] + b2c * gi * gi;
-        p[i] -= lr_t * m[i] / (sqrtf(v[i]) + eps);
+    adam_job j = {net, lr_t, beta1, beta2, 1.0f - beta1, 1.0f - beta2, eps};
+    size_t np = net->nparams;
+    nn_par(np >= NN_PAR_MIN ? nn_threads() : 1, (long)np, job_adam, &j);
+}
+
+/* ---- fixed-point gradient sum (nn_fit) ---------------------------------------------------------- */
+
+typedef struct {
+    int64_t *fix;
+    float *g;
+    const int64_t *cfix;
+    double scale, lim;
+    int64_t bad[256]; /* per part (nn_par has at most 256) */
+} fix_job;
+
+static void job_fix_add(void *p, long lo, long hi, int part)
+{
+    fix_job *j = p;
+    int64_t *restrict fix = j->fix, bad = 0;
+    float *restrict g = j->g;
+    double qscale = j->scale, lim = j->lim;
+    for (long i = lo; i < hi; i++) {
+        /* round half away from zero; inline (llrint is a libm call) and branch-free */
+        double q = (double)g[i] * qscale;
+        int ok = fabs(q) <= lim; /* false for NaN too */
+        bad += !ok;
+        q = ok ? q : 0.0;
+        fix[i] += (int64_t)(q + copysign(0.5, q));
+        g[i] = 0.0f; /* ready for the next micro-batch, without a separate memset pass */
     }
+    j->bad[part] = bad;
+}
+
+int64_t nn_fix_add(int64_t *fix, float *g, size_t np, double qscale, double lim)
+{
+    fix_job j = {.fix = fix, .g = g, .scale = qscale, .lim = lim};
+    int nt = np >= NN_PAR_MIN ? nn_threads() : 1;
+    if (nt > 256) nt = 256;
+    nn_par(nt, (long)np, job_fix_add, &j);
+    int64_t bad = 0;
+    for (int t = 0; t < nt; t++) bad += j.bad[t]; /* parts that got no elements left 0 */
+    return bad;
+}
+
+static void job_fix_to_float(void *p, long lo, long hi, int part)
+{
+    fix_job *j = p;
+    (void)part;
+    for (long i = lo; i < hi; i++) j->g[i] = (float)((double)j->cfix[i] * j->scale);
+}
+
+void nn_fix_to_float(float *g, const int64_t *fix, size_t np, double qinv)
+{
+    fix_job j = {.g = g, .cfix = fix, .scale = qinv};
+    nn_par(np >= NN_PAR_MIN ? nn_threads() : 1, (long)np, job_fix_to_float, &j);
 }

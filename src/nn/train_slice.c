@@ -46,6 +46,7 @@ int sc_opts_parse(h19_job *job, sc_opts *o)
     H19_TRY(cfg_double(d, sec, "val_fraction", 0.1, 0.0, 0.5, &o->val_fraction));
     H19_TRY(cfg_int(d, sec, "max_train_slices", 0, 0, 1L << 40, &o->max_train_slices));
     H19_TRY(cfg_int(d, sec, "infer_chunk", 64, 1, 1 << 20, &o->infer_chunk));
+    H19_TRY(cfg_bool(d, sec, "flip", false, &o->flip));
     const char *ck = NULL, *mo = NULL, *sc = NULL;
     H19_TRY(cfg_str(d, sec, "checkpoint", NULL, 0, &ck));
     H19_TRY(cfg_str(d, sec, "model_out", NULL, 0, &mo));
@@ -170,6 +171,21 @@ void sc_normalise(float *out, const uint8_t *in, int64_t n, int H, int W)
 
 /* Slices idx[0..n) (ascending) of the archive -> normalised floats X [n][H*W]. Neighbouring
  * indices are read as one hyperslab (one decompression of the chunks they share). */
+/* Left-right mirrors of n slices [n][H][W] written after them (X has room for 2n), labels copied:
+ * a chest slice mirrored is still a chest slice of the same class (lesions, lungs and the NiCT
+ * ends have no side), so the copies double the training set without new labels. */
+void sc_append_mirrors(float *X, int *y, int n, int H, int W)
+{
+    size_t nin = (size_t)H * W;
+    for (int i = 0; i < n; i++) {
+        const float *src = X + (size_t)i * nin;
+        float *dst = X + (size_t)(n + i) * nin;
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++) dst[(size_t)r * W + c] = src[(size_t)r * W + (W - 1 - c)];
+        y[n + i] = y[i];
+    }
+}
+
 int sc_load_slices(h5_file *f, const int64_t *idx, int64_t n, int H, int W, float *X)
 {
     enum { RUN = 64 };
@@ -459,8 +475,9 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
     for (int s = 0; s < 3 && !rc; s++) {
         for (int64_t j = 0; j < nlab; j++) cnt[s] += part[j] == s;
         idx[s] = h19_malloc(sizeof(int64_t) * (size_t)(cnt[s] + 1));
-        ys[s] = h19_malloc(sizeof(int) * (size_t)(cnt[s] + 1));
-        X[s] = h19_malloc(sizeof(float) * nin * (size_t)(cnt[s] + 1));
+        int copies = s == 0 && o->flip ? 2 : 1; /* room for the mirrored training slices */
+        ys[s] = h19_malloc(sizeof(int) * (size_t)(copies * cnt[s] + 1));
+        X[s] = h19_malloc(sizeof(float) * nin * (size_t)(copies * cnt[s] + 1));
         if (!idx[s] || !ys[s] || !X[s]) {
             rc = H19_ENOMEM;
             break;
@@ -472,6 +489,7 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
                 ys[s][c++] = ylab[j];
             }
         rc = sc_load_slices(&f, idx[s], cnt[s], o->H, o->W, X[s]);
+        if (!rc && copies == 2) sc_append_mirrors(X[s], ys[s], cnt[s], o->H, o->W);
     }
     h5_close(&f);
     rc = dist_agree(rc);
@@ -487,7 +505,8 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
         rc = nn_net_create(&net, o->C, o->H, o->W, o->spec, o->nspec, mb);
     }
     if (!rc) rc = job_make_outdir(job);
-    step_ctx sctx = {0, 0, 0, cnt[0], o->hyper.batch};
+    int nfit = o->flip ? 2 * cnt[0] : cnt[0]; /* samples nn_fit trains on: slices, then their mirrors */
+    step_ctx sctx = {0, 0, 0, nfit, o->hyper.batch};
     const char *env = getenv("HUST19_STOP_AFTER_STEPS");
     if (env && *env) sctx.stop_after = strtol(env, NULL, 10);
     if (!rc) {
@@ -500,7 +519,7 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
         LOG_INFO("slice-cnn: %zu parameters; %zu bytes allreduced per step", net->nparams,
                  (net->nparams + 3) * sizeof(int64_t));
         double w0 = sc_wall_seconds(), c0 = sc_cpu_seconds();
-        rc = nn_fit(net, &h, key, X[0], ys[0], cnt[0], X[1], ys[1], cnt[1], MPI_COMM_WORLD, &res->fit);
+        rc = nn_fit(net, &h, key, X[0], ys[0], nfit, X[1], ys[1], cnt[1], MPI_COMM_WORLD, &res->fit);
         res->seconds = sc_wall_seconds() - w0;
         res->cpu_seconds = sc_cpu_seconds() - c0;
         res->samples = sctx.samples_run;

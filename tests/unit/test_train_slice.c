@@ -16,6 +16,7 @@
 #include "hust19/job.h"
 #include "hust19/rng.h"
 #include "hust19/stage_cnn.h"
+#include "nn/train_slice_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -231,6 +232,21 @@ static const char *JOB_FMT = "job: {name: sc-unit, seed: 11, results: %s}\n"
                              "slice_cnn:\n  model: %s\n  epochs: 25\n  batch: 16\n  micro_batch: 8\n  lr: 3.0e-3\n"
                              "  decay: 0.02\n  patience: 6\n  infer_chunk: 50\n%s";
 
+/* slice_cnn.flip: the mirrored copies follow the slices, column c from column W - 1 - c. */
+static void test_mirrors(void)
+{
+    enum { n = 2, H = 3, W = 4 };
+    float X[2 * n * H * W];
+    int y[2 * n] = {2, 1, -9, -9};
+    for (int i = 0; i < n * H * W; i++) X[i] = (float)i;
+    sc_append_mirrors(X, y, n, H, W);
+    for (int i = 0; i < n; i++)
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++) CHECK(X[((n + i) * H + r) * W + c] == X[(i * H + r) * W + (W - 1 - c)]);
+    CHECK(y[2] == 2 && y[3] == 1);
+    CHECK(X[(n * H + 0) * W + 0] == 3.0f); /* sample 0, row 0: 3 2 1 0 */
+}
+
 static void test_end_to_end(const char *dir)
 {
     char arch[512], model[512], jobp[512], text[2048], res[512];
@@ -251,6 +267,13 @@ static void test_end_to_end(const char *dir)
     CHECK(load_job(&job, jobp) == H19_OK);
     int rc = sc_opts_parse(&job, &o);
     CHECK_MSG(rc == H19_ECONFIG && strstr(h19_errmsg(), "tset_fraction"), "%d %s", rc, h19_errmsg());
+    job_free(&job);
+    snprintf(text, sizeof text, JOB_FMT, res, arch, model, "  flip: true\n");
+    CHECK(write_text(jobp, text) == 0);
+    CHECK(load_job(&job, jobp) == H19_OK);
+    rc = sc_opts_parse(&job, &o);
+    CHECK_MSG(rc == H19_OK && o.flip, "%d %s", rc, h19_errmsg());
+    if (!rc) sc_opts_free(&o);
     job_free(&job);
 
     snprintf(text, sizeof text, JOB_FMT, res, arch, model, "");
@@ -338,6 +361,7 @@ int main(int argc, char **argv)
     test_split();
     test_normalise();
     test_top();
+    test_mirrors();
     char dir[] = "/tmp/h19_train_slice_XXXXXX";
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
