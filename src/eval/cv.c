@@ -387,7 +387,8 @@ static uint64_t config_hash(const h19_job *job, const nn_hyper *h, const cv_run 
     double v[] = {(double)run->F, (double)run->M, job->plr_C, (double)job->plr_logit, job->lr_C, (double)job->balance, (double)job->inner_folds, job->val_fraction,
                   (double)job->ensemble, job->norm.missing, job->norm.clip_lo, job->norm.clip_hi,
                   (double)job->norm.missing_indicators, (double)job->norm.data_range, job->sensitive_target, (double)h->epochs, (double)h->batch,
-                  h->lr, h->decay, h->l2, h->dropout, (double)h->patience, (double)h->micro_batch};
+                  h->lr, h->decay, h->l2, h->dropout, (double)h->patience, (double)h->micro_batch,
+                  (double)h->early_stop, (double)h->class_weight};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         uint64_t b;
         memcpy(&b, &v[i], sizeof b);
