@@ -162,4 +162,22 @@ int ev_svg_confusion(const char *path, const long *cm, int K, const char *const 
 int ev_svg_confusion_fp(FILE *f, const long *cm, int K, const char *const *labels,
                         const char *title);
 
+/* Scatter plot (src/eval/svg_fig.c), e.g. the t-SNE map of the paper's Fig. 4b. */
+typedef struct {
+    const char *label; /* legend text (escaped); NULL shows "class k" */
+    int colour;        /* palette index (the ROC palette); < 0 means the class index */
+    int hollow;        /* 1: rings (e.g. suspected cases), 0: filled discs */
+} ev_svg_class;
+/* xy is n x 2 row-major, cls[i] in [0, K) indexes classes[K]. Axis frame with nice ticks over
+ * the data range (+5%), title, optional axis labels (NULL: none), one <circle class="pt c<k>">
+ * per point drawn class by class (later classes on top), and a legend of every class with its
+ * count ("Suspected (299)"; an empty class shows 0 and draws no point). n = 0 is allowed.
+ * Written atomically. */
+int ev_svg_scatter(const char *path, const double *xy, const int *cls, int n,
+                   const ev_svg_class *classes, int K, const char *title, const char *xlabel,
+                   const char *ylabel);
+int ev_svg_scatter_fp(FILE *f, const double *xy, const int *cls, int n,
+                      const ev_svg_class *classes, int K, const char *title, const char *xlabel,
+                      const char *ylabel);
+
 #endif

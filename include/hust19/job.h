@@ -7,9 +7,11 @@
  *   normalise:  missing, clip, missing_indicators
  *   cf_dnn:     model (a configs/models file) and training keys (nn_hyper), val_fraction, ensemble
  *   cf_lr:      C (inverse L2 strength of the CF logistic regression)
+ *   patient_cnn: model, training keys (nn_hyper), val_fraction, balance, scores (the slice scores file)
  *   plr:        C, inner_folds (the fusion)
  *   cv:         repeats, folds, outcomes, models, sensitive_target
  *   validate:   outcomes, train_cohorts, test_cohorts, repeats
+ *   predict:    outcome, model, suspected, train_cohorts, tsne.perplexity
  * Sections owned by other stages (synth, ct, slice_cnn, patient_cnn, stats, report, slurm) are
  * parsed by their stage's own parser, registered in job.c.
  *
@@ -28,8 +30,17 @@
 #define JOB_MAX_OUTCOMES 8
 #define JOB_MAX_MODELS 8
 
-typedef enum { MODEL_CF_LR = 0, MODEL_CF_DNN = 1, MODEL_CF_FUSED = 2, MODEL_COUNT_CF = 3 } job_model;
-extern const char *const job_model_names[]; /* "cf-lr", "cf-dnn", "cf-fused" */
+/* The models of a CV/validation run (docs/cv.md): the CF models, the patient CNN alone (CT-only) and
+ * HUST-19's fusion of the patient CNN and the CF DNN (PLR on their intermediate scores). */
+typedef enum {
+    MODEL_CF_LR = 0,
+    MODEL_CF_DNN = 1,
+    MODEL_CF_FUSED = 2,
+    MODEL_CT_CNN = 3,
+    MODEL_HYBRID = 4,
+    MODEL_COUNT = 5
+} job_model;
+extern const char *const job_model_names[]; /* "cf-lr", "cf-dnn", "cf-fused", "ct-cnn", "hybrid" */
 
 typedef struct {
     cfg_doc doc;
@@ -67,6 +78,13 @@ typedef struct {
     double lr_C;
     /* cf_dnn class balancing */
     int balance;
+    /* patient_cnn: the patient CNN of ct-cnn and hybrid */
+    const char *pcnn_model;
+    cfg_node *pcnn_node;
+    nn_hyper pcnn_hyper;   /* checked keys (validation only); job_pcnn_hyper applies them */
+    double pcnn_val_fraction;
+    int pcnn_balance;
+    char pcnn_scores[1100]; /* slice_scores.h5 of `hust19 infer` (the top-10 pCT slices) */
     /* plr */
     double plr_C;
     int plr_logit; /* fusion features as log-odds instead of probabilities */
@@ -83,6 +101,13 @@ typedef struct {
     int val_outcome[JOB_MAX_OUTCOMES];
     int train_cohorts[8], ntrain_cohorts, test_cohorts[8], ntest_cohorts;
     long val_repeats;
+    /* predict: score the suspected cases, t-SNE of the intermediate scores (the paper's Fig. 4) */
+    int pred_outcome;          /* -1: no outcome (the job defines none) */
+    int pred_model;            /* job_model, default hybrid when the job has CT models, else cf-fused */
+    int pred_nsuspected;
+    const char *pred_suspected[8]; /* label-column texts of the cases to score */
+    int pred_cohorts[8], pred_ncohorts; /* training cohorts (default: the outcome's) */
+    double tsne_perplexity;
 } h19_job;
 
 /* Load, apply --set overrides, parse and check every key. */
@@ -93,6 +118,10 @@ int job_cf_hyper(h19_job *j, nn_hyper *h);
 /* Outcome o's training hyperparameters: base (job_cf_hyper's) with the keys given under
  * outcomes.<o>.cf_dnn replaced. */
 void job_cf_hyper_outcome(const h19_job *j, int o, const nn_hyper *base, nn_hyper *out);
+/* The patient CNN's: its model file's train: section, then the job's patient_cnn keys. */
+int job_pcnn_hyper(h19_job *j, nn_hyper *h);
+/* 1 if the run needs the patient CNN (a ct-cnn or hybrid model in cv.models). */
+int job_needs_ct(const h19_job *j);
 int job_outcome_index(const h19_job *j, const char *name);
 /* mkdir -p the output directory (rank 0) */
 int job_make_outdir(const h19_job *j);

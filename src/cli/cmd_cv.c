@@ -30,6 +30,8 @@ int cv_stage(h19_job *job, int what, int only_repeat)
 {
     nn_hyper h;
     int rc = job_cf_hyper(job, &h);
+    nn_hyper ph;
+    if (!rc) rc = job_pcnn_hyper(job, &ph); /* checks the patient_cnn keys even when unused */
     if (!rc) rc = cfg_check_unused(&job->doc);
     if (rc) return rc;
     h5_file f;
@@ -42,8 +44,20 @@ int cv_stage(h19_job *job, int what, int only_repeat)
     }
     rc = dist_agree(rc);
     if (rc) return rc;
+    cv_ct ct;
+    int with_ct = job_needs_ct(job);
+    if (with_ct) {
+        int lrc = cv_ct_load(job, a.d.n, &ct);
+        rc = dist_agree(lrc);
+        if (rc) {
+            if (!lrc) cv_ct_free(&ct);
+            cf_archive_free(&a);
+            return rc;
+        }
+    }
     cv_run run;
-    rc = cv_run_all(job, &a, &h, what, only_repeat, &run);
+    rc = cv_run_all(job, &a, &h, with_ct ? &ct : NULL, what, only_repeat, &run);
+    if (with_ct) cv_ct_free(&ct);
     if (!rc && only_repeat >= 0) {
         rc = cv_write_repeat(job, &a, &run, only_repeat);
         if (!rc) LOG_INFO("cv: repeat %d in %s/repeats/r%03d.h5 (merge with 'hust19 merge %s')", only_repeat, job->outdir,

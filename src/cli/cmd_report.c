@@ -1,7 +1,8 @@
 /* cmd_report.c — `hust19 report JOB.yaml`: one self-contained results/<job>/report.html (opens
  * offline: every figure is inline SVG) from what the stages wrote: the cohort summary (the paper's
  * Table 1 / Fig. 1 counts) from the archive, the CV and validation tables and ROC curves (cv.html),
- * the CF statistics with box plots (stats.html), and any stage reports present (slice CNN). */
+ * the confusion matrices and the CT / CF / fused comparison (cv.html), the suspected cases and the
+ * t-SNE map (predict.html), the CF statistics with box plots (stats.html), and the slice CNN's page. */
 #include "commands.h"
 #include "hust19/archive.h"
 #include "hust19/cli.h"
@@ -157,8 +158,9 @@ int report_stage(h19_job *job)
     if (!rc) {
         int r1 = include_html(f, job->outdir, "slice_cnn.html", 1);
         int r2 = include_html(f, job->outdir, "cv.html", 1);
+        int r4 = include_html(f, job->outdir, "predict.html", 1);
         int r3 = include_html(f, job->outdir, "stats.html", 0);
-        if (r1 < 0 || r2 < 0 || r3 < 0) rc = H19_EIO;
+        if (r1 < 0 || r2 < 0 || r3 < 0 || r4 < 0) rc = H19_EIO;
         got = r2 > 0;
     }
     fputs("</body></html>\n", f);

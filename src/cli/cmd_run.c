@@ -6,6 +6,7 @@
  *   train      slice-cnn, if the job has a `slice_cnn:` section and the stage is built
  *   infer      likewise
  *   cv         repeated CV + cohort validation (the `cv:` / `validate:` sections)
+ *   predict    if the job has a `predict:` section (suspected cases, t-SNE)
  *   stats      if the job has a `stats:` section
  *   report     always
  */
@@ -22,7 +23,7 @@ static const char *HELP =
     "usage: hust19 run JOB.yaml [--set key=value ...]\n"
     "       mpirun -np N hust19 run JOB.yaml\n\n"
     "Runs every stage the job file configures: synth (if 'synth:'), ingest, train slice-cnn and\n"
-    "infer (if 'slice_cnn:'), cv and validate, stats (if 'stats:'), report. Each stage skips work\n"
+    "infer (if 'slice_cnn:'), cv and validate, predict (if 'predict:'), stats (if 'stats:'), report. Each stage skips work\n"
     "that is already done, so re-running an interrupted job resumes it. --set overrides are passed\n"
     "to every stage. Exit code of the first failing stage (75: checkpointed, re-run to resume).\n\n"
     "The embedded default:  hust19 run jobs/demo.yaml\n";
@@ -60,7 +61,7 @@ int cmd_run(int argc, char **argv)
     rc = cli_load_job(&a, job, &d);
     if (rc) return cli_report("run", rc);
     int has_synth = cfg_peek(d.root, "synth") != NULL, has_cnn = cfg_peek(d.root, "slice_cnn") != NULL;
-    int has_stats = cfg_peek(d.root, "stats") != NULL;
+    int has_stats = cfg_peek(d.root, "stats") != NULL, has_predict = cfg_peek(d.root, "predict") != NULL;
     cfg_free(&d);
     int code = H19_EXIT_OK;
     if (has_synth && cmd_synth) code = call("synth", cmd_synth, NULL, job, &a);
@@ -74,6 +75,7 @@ int cmd_run(int argc, char **argv)
         }
     }
     if (!code) code = call("cv", cmd_cv, NULL, job, &a);
+    if (!code && has_predict && cmd_predict) code = call("predict", cmd_predict, NULL, job, &a);
     if (!code && has_stats && cmd_stats) code = call("stats", cmd_stats, NULL, job, &a);
     if (!code && cmd_report) code = call("report", cmd_report, NULL, job, &a);
     if (!code) LOG_INFO("run: done");

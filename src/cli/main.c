@@ -18,7 +18,7 @@ static const command g_commands[] = {
     {"synth", cmd_synth, "write a synthetic consortium archive (DICOM series, CF CSV, slice labels)"},
     {"ingest", cmd_ingest, "de-identify, preprocess and write the HDF5 archive (CT and CF)"},
     {"deid", cmd_deid, "de-identify DICOM files or trees (PS3.15 Basic Profile)"},
-    {"train", cmd_train, "train a model (slice-cnn, patient-cnn, cf-dnn, plr)"},
+    {"train", cmd_train, "train the slice CNN (train slice-cnn; the other models train inside cv)"},
     {"infer", cmd_infer, "score every slice with the slice CNN; keep each patient's top-10 pCT"},
     {"cv", cmd_cv, "repeated stratified tenfold cross-validation"},
     {"validate", cmd_validate, "train on cohort 1, score cohort 2 (the paper's Table 3)"},

@@ -11,11 +11,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-const char *const job_model_names[] = {"cf-lr", "cf-dnn", "cf-fused", NULL};
+const char *const job_model_names[] = {"cf-lr", "cf-dnn", "cf-fused", "ct-cnn", "hybrid", NULL};
 
 /* Sections parsed by other stages when they run (each strict in its own parser). */
-static const char *const other_sections[] = {"synth", "ct", "slice_cnn", "patient_cnn", "stats",
-                                             "report", "slurm", "predict", "hybrid", NULL};
+static const char *const other_sections[] = {"synth", "ct", "slice_cnn", "stats",
+                                             "report", "slurm", "hybrid", NULL};
 
 int h19_mkdir_p(const char *path)
 {
@@ -287,6 +287,21 @@ static int parse(h19_job *j)
     H19_TRY(nn_hyper_read(d, dnn, &j->cf_hyper));
     for (int i = 0; i < j->noutcomes; i++) H19_TRY(parse_outcome_dnn(j, i));
 
+    cfg_node *pc = cfg_map(d, d->root, "patient_cnn", 0, &rc);
+    if (rc) return rc;
+    H19_TRY(cfg_str(d, pc, "model", "configs/models/patient_cnn.yaml", 0, &j->pcnn_model));
+    H19_TRY(cfg_double(d, pc, "val_fraction", 0.15, 0.0, 0.5, &j->pcnn_val_fraction));
+    bool pbal = true;
+    H19_TRY(cfg_bool(d, pc, "balance", true, &pbal));
+    j->pcnn_balance = pbal;
+    const char *scores = NULL;
+    H19_TRY(cfg_str(d, pc, "scores", NULL, 0, &scores));
+    if (scores) snprintf(j->pcnn_scores, sizeof j->pcnn_scores, "%s", scores);
+    else snprintf(j->pcnn_scores, sizeof j->pcnn_scores, "%s/slice_scores.h5", j->outdir);
+    j->pcnn_node = pc;
+    j->pcnn_hyper = nn_hyper_default();
+    H19_TRY(nn_hyper_read(d, pc, &j->pcnn_hyper));
+
     cfg_node *plr = cfg_map(d, d->root, "plr", 0, &rc);
     if (rc) return rc;
     H19_TRY(cfg_double(d, plr, "C", 1.0, 1e-8, 1e8, &j->plr_C));
@@ -313,7 +328,7 @@ static int parse(h19_job *j)
             int k = -1;
             for (int m = 0; job_model_names[m]; m++)
                 if (!strcmp(s, job_model_names[m])) k = m;
-            if (k < 0) return cfg_error(d, models->items[i], "unknown model '%s' (known: cf-lr, cf-dnn, cf-fused)", s);
+            if (k < 0) return cfg_error(d, models->items[i], "unknown model '%s' (known: cf-lr, cf-dnn, cf-fused, ct-cnn, hybrid)", s);
             j->cv_model[j->cv_nmodels++] = k;
         }
     }
@@ -329,6 +344,38 @@ static int parse(h19_job *j)
     H19_TRY(int_list(j, val, "test_cohorts", j->test_cohorts, &j->ntest_cohorts, 8));
     H19_TRY(cfg_int(d, val, "repeats", 1, 1, 100, &j->val_repeats));
 
+    cfg_node *pr = cfg_map(d, d->root, "predict", 0, &rc);
+    if (rc) return rc;
+    const char *po = NULL;
+    H19_TRY(cfg_str(d, pr, "outcome", j->noutcomes ? j->outcomes[0].name : "", 0, &po));
+    j->pred_outcome = job_outcome_index(j, po);
+    if (pr && j->pred_outcome < 0) return cfg_error(d, pr, "predict.outcome '%s' is not an outcome defined under 'outcomes'", po);
+    const char *pm = NULL;
+    H19_TRY(cfg_str(d, pr, "model", job_needs_ct(j) ? "hybrid" : "cf-fused", 0, &pm));
+    j->pred_model = -1;
+    for (int m = 0; job_model_names[m]; m++)
+        if (!strcmp(pm, job_model_names[m])) j->pred_model = m;
+    if (j->pred_model < 0) return cfg_error(d, pr, "predict.model '%s': known models are cf-lr, cf-dnn, cf-fused, ct-cnn, hybrid", pm);
+    cfg_node *sus = cfg_seq(d, pr, "suspected", 0, &rc);
+    if (rc) return rc;
+    if (!sus) {
+        j->pred_suspected[0] = "Suspected";
+        j->pred_suspected[1] = "Suspected (COVID-19-confirmed later)";
+        j->pred_nsuspected = 2;
+    } else {
+        if (sus->n > 8) return cfg_error(d, sus, "at most 8 values");
+        for (int i = 0; i < sus->n; i++) H19_TRY(cfg_node_str(d, sus->items[i], &j->pred_suspected[j->pred_nsuspected++]));
+    }
+    j->pred_ncohorts = 0;
+    if (j->pred_outcome >= 0) {
+        const cf_outcome *o = &j->outcomes[j->pred_outcome];
+        for (int i = 0; i < o->ncohorts; i++) j->pred_cohorts[j->pred_ncohorts++] = o->cohorts[i];
+    }
+    H19_TRY(int_list(j, pr, "train_cohorts", j->pred_cohorts, &j->pred_ncohorts, 8));
+    cfg_node *ts = cfg_map(d, pr, "tsne", 0, &rc);
+    if (rc) return rc;
+    H19_TRY(cfg_double(d, ts, "perplexity", 30.0, 1.0, 1000.0, &j->tsne_perplexity));
+
     for (int i = 0; other_sections[i]; i++) cfg_mark_all(cfg_find(d->root, other_sections[i]));
     return H19_OK;
 }
@@ -342,6 +389,24 @@ int job_cf_hyper(h19_job *j, nn_hyper *h)
     free(spec);
     if (rc) return rc;
     return nn_hyper_read(&j->doc, j->cf_dnn_node, h);
+}
+
+int job_pcnn_hyper(h19_job *j, nn_hyper *h)
+{
+    nn_layer_spec *spec = NULL;
+    int nspec = 0, C, H, W;
+    *h = nn_hyper_default();
+    int rc = nn_model_load(j->pcnn_model, 0, 3, &C, &H, &W, &spec, &nspec, h);
+    free(spec);
+    if (rc) return rc;
+    return nn_hyper_read(&j->doc, j->pcnn_node, h);
+}
+
+int job_needs_ct(const h19_job *j)
+{
+    for (int m = 0; m < j->cv_nmodels; m++)
+        if (j->cv_model[m] == MODEL_CT_CNN || j->cv_model[m] == MODEL_HYBRID) return 1;
+    return 0;
 }
 
 int job_load(h19_job *j, const cli_args *a, const char *path)
