@@ -3,7 +3,7 @@
  * Sections (docs/jobs.md documents every key):
  *   job:        name, seed, results (root directory; outputs go to <results>/<name>/)
  *   data:       cf_table, id_column, catalog, archive, cohorts
- *   outcomes:   <name>: label_column, classes, map, cohorts
+ *   outcomes:   <name>: label_column, classes, map, cohorts; overrides normalise, cf_lr, cf_dnn
  *   normalise:  missing, clip, missing_indicators
  *   cf_dnn:     model (a configs/models file) and training keys (nn_hyper), val_fraction, ensemble
  *   cf_lr:      C (inverse L2 strength of the CF logistic regression)
@@ -58,6 +58,14 @@ typedef struct {
     cf_outcome outcomes[JOB_MAX_OUTCOMES];
     cf_norm_opts onorm[JOB_MAX_OUTCOMES]; /* per outcome: normalise, overridable under the outcome */
     double olr_C[JOB_MAX_OUTCOMES];       /* per outcome: cf_lr.C, overridable under the outcome */
+    /* per outcome: outcomes.<o>.cf_dnn overrides of val_fraction, ensemble, balance and the training
+     * keys (ohyper holds the values, ohyper_set a bit per key of job_hyper_keys present) */
+    cfg_node *ocf_dnn_node[JOB_MAX_OUTCOMES];
+    double oval_fraction[JOB_MAX_OUTCOMES];
+    long oensemble[JOB_MAX_OUTCOMES];
+    int obalance[JOB_MAX_OUTCOMES];
+    nn_hyper ohyper[JOB_MAX_OUTCOMES];
+    uint32_t ohyper_set[JOB_MAX_OUTCOMES];
     /* normalisation */
     cf_norm_opts norm;
     /* cf_dnn */
@@ -107,6 +115,9 @@ int job_load(h19_job *j, const cli_args *a, const char *path);
 void job_free(h19_job *j);
 /* The CF DNN's training hyperparameters: the model file's train: section, then the job's keys. */
 int job_cf_hyper(h19_job *j, nn_hyper *h);
+/* Outcome o's training hyperparameters: base (job_cf_hyper's) with the keys given under
+ * outcomes.<o>.cf_dnn replaced. */
+void job_cf_hyper_outcome(const h19_job *j, int o, const nn_hyper *base, nn_hyper *out);
 /* The patient CNN's: its model file's train: section, then the job's patient_cnn keys. */
 int job_pcnn_hyper(h19_job *j, nn_hyper *h);
 /* 1 if the run needs the patient CNN (a ct-cnn or hybrid model in cv.models). */

@@ -189,6 +189,14 @@ float nn_lr_at_epoch(float lr, float decay, int epoch);
 
 /* ---- training --------------------------------------------------------------------------------- */
 
+/* Early-stopping criterion on the validation set, evaluated after every epoch; the epoch with the
+ * strictly best value keeps its weights. With class_weight = NN_CW_BALANCED every criterion weighs
+ * the classes equally: accuracy becomes the balanced accuracy (mean per-class recall), the loss the
+ * mean over classes of the per-class mean cross-entropy. AUC: binary ROC AUC (exact with ties,
+ * ev_auc), or the mean one-vs-rest AUC for K > 2 (class-size independent by construction). */
+typedef enum { NN_STOP_ACCURACY = 0, NN_STOP_LOSS = 1, NN_STOP_AUC = 2 } nn_early_stop;
+typedef enum { NN_CW_NONE = 0, NN_CW_BALANCED = 1 } nn_class_weight;
+
 typedef struct {
     int epochs;         /* maximum epochs */
     int batch;          /* global batch size */
@@ -197,8 +205,12 @@ typedef struct {
     float beta1, beta2, eps;
     float l2;           /* L2 weight decay on weights, 0 = none */
     float dropout;      /* < 0: the layers' own rates; else override every dropout layer */
-    int patience;       /* early stop after this many epochs without a better validation Ac
-                           (0 = never stop early; without a validation set: no early stop) */
+    int patience;       /* early stop after this many epochs without a better validation
+                           criterion (0 = never stop early; without a validation set: no early stop) */
+    int early_stop;     /* the validation criterion (nn_early_stop): NN_STOP_ACCURACY (default,
+                           the paper's "validation Ac stops rising"), NN_STOP_LOSS, NN_STOP_AUC */
+    int class_weight;   /* NN_CW_NONE (default) or NN_CW_BALANCED: each class's loss weighted by
+                           n / (K n_k) of the training labels (scikit-learn's "balanced") */
     int fixed_bits;     /* fixed-point fraction bits of the gradient sum (default 40) */
     const char *ckpt_path; /* NULL = no checkpoints; else resume from it if it exists, write it
                               at every epoch end and when a stop is requested (borrowed) */
@@ -209,7 +221,7 @@ typedef struct {
 } nn_hyper;
 
 /* Keras defaults: epochs 100, batch 32, lr 1e-3, decay 0, beta1 0.9, beta2 0.999, eps 1e-7,
- * l2 0, dropout -1, patience 0, fixed_bits 40, micro_batch 0. */
+ * l2 0, dropout -1, patience 0, fixed_bits 40, micro_batch 0, early_stop accuracy, class_weight none. */
 nn_hyper nn_hyper_default(void);
 
 typedef struct {
@@ -220,14 +232,18 @@ typedef struct {
 typedef struct {
     int epochs_run;     /* epochs completed */
     int best_epoch;     /* epoch (0-based) whose weights were kept, -1 if none selected */
-    double best_val_acc;/* validation accuracy of the kept weights (NaN without validation) */
+    double best_val_acc;/* validation accuracy (plain) of the kept weights (NaN without validation) */
+    double best_val;    /* the early-stopping criterion of the kept weights: accuracy (balanced with
+                           class weights), loss (lower is better) or AUC; NaN without validation */
     double last_loss;   /* mean training loss of the last epoch */
     long steps;         /* Adam steps taken in total */
     int stopped;        /* 1 if stopped by a stop request (status H19_ESTOP) */
 } nn_fit_result;
 
 /* Train net on X [n][nin] with labels y [n] (class index for softmax, 0/1 for sigmoid). Xval/yval
- * (nval, may be 0/NULL) drive early stopping on validation accuracy; the best weights are kept.
+ * (nval, may be 0/NULL) drive early stopping on h->early_stop; the best weights are kept.
+ * Class weights (h->class_weight) are applied by running each micro-batch's rows class by class
+ * (the layers are per-sample, so this is the weighted loss exactly, up to float summation order).
  * comm: the data-parallel group (MPI_COMM_SELF or MPI not initialised = local). Every rank of comm
  * must pass the same arguments and data; each computes the micro-batches j with j % size == rank
  * and the fixed-point sum is reduced with one MPI_Allreduce per step.
@@ -252,9 +268,10 @@ double nn_accuracy(const float *prob, const int *y, int n, int nout);
 typedef struct {
     long step;
     int epoch, batch_pos; /* next batch to run: epoch, index of the batch within the epoch */
-    int best_epoch, wait; /* epoch of the best validation Ac (-1 none); epochs since */
+    int best_epoch, wait; /* epoch of the best validation criterion (-1 none); epochs since */
     int done;             /* training finished (all epochs or early stop): resume returns at once */
-    double best_acc;      /* best validation accuracy (-1 none) */
+    double best_acc;      /* best validation criterion as a score, higher is better: accuracy,
+                             -loss or AUC (h->early_stop; -1 none) */
     double last_loss;     /* mean training loss of the last complete epoch */
     double epoch_loss;    /* summed loss of the batches run so far in the current epoch */
     uint64_t hyper_hash;  /* hash of (key, batch, micro_batch, lr, decay, ...) that must match */
@@ -283,7 +300,7 @@ int nn_model_load(const char *path, int input_override, int classes_override, in
 
 /* Read the training section keys of a job/model YAML map into h (strict: unknown keys are
  * errors at cfg_check_unused). Keys: epochs, batch, micro_batch, lr, decay, beta1, beta2, eps, l2,
- * dropout, patience, fixed_bits. */
+ * dropout, patience, fixed_bits, early_stop (accuracy | loss | auc), class_weight (none | balanced). */
 int nn_hyper_read(cfg_doc *d, cfg_node *map, nn_hyper *h);
 
 #endif

@@ -8,6 +8,7 @@
 #include "hust19/rng.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -167,11 +168,25 @@ static int balance_rows(float **X, int **y, int *n, int w, int K, uint64_t seed,
     return H19_OK;
 }
 
-/* Scores [n][K] of the CF DNN (an ensemble of job->ensemble members, averaged). */
+/* The task's outcome: cv_run_all points c->norm at job->onorm[outcome] (-1 if it does not). */
+static int ctx_outcome(const cv_ctx *c)
+{
+    ptrdiff_t o = c->norm - c->job->onorm;
+    return o >= 0 && o < c->job->noutcomes ? (int)o : -1;
+}
+
+/* Scores [n][K] of the CF DNN (an ensemble of members, averaged). The outcome's cf_dnn overrides
+ * (outcomes.<o>.cf_dnn: val_fraction, ensemble, balance, training keys) apply over the job's. */
 static int fit_dnn(const cv_ctx *c, const float *Xtr, const int *ytr, int ntr, const float *Xte, int nte, int w,
                    int K, uint32_t repeat, uint32_t fold, double *score_te, double *score_tr)
 {
     const h19_job *job = c->job;
+    int oc = ctx_outcome(c);
+    double val_fraction = oc >= 0 ? job->oval_fraction[oc] : job->val_fraction;
+    long ensemble = oc >= 0 ? job->oensemble[oc] : job->ensemble;
+    int balance = oc >= 0 ? job->obalance[oc] : job->balance;
+    nn_hyper hyp;
+    job_cf_hyper_outcome(job, oc, c->h, &hyp);
     int nout = K == 2 ? 1 : K;
     c->spec[c->nspec - 2].n = nout;
     c->spec[c->nspec - 1].kind = K == 2 ? NN_SIGMOID_BCE : NN_SOFTMAX_CE;
@@ -182,7 +197,7 @@ static int fit_dnn(const cv_ctx *c, const float *Xtr, const int *ytr, int ntr, c
     float *prob = h19_malloc(sizeof(float) * (size_t)(ntr > nte ? ntr : nte) * (size_t)nout);
     int rc = (!is_val || !Xf || !Xv || !yf || !yv || !prob) ? H19_ENOMEM : H19_OK;
     int nf = 0, nv = 0;
-    if (!rc) rc = val_split(ytr, ntr, K, job->val_fraction, job->seed, repeat, fold, is_val);
+    if (!rc) rc = val_split(ytr, ntr, K, val_fraction, job->seed, repeat, fold, is_val);
     for (int i = 0; !rc && i < ntr; i++) {
         if (is_val[i]) {
             memcpy(Xv + (size_t)nv * (size_t)w, Xtr + (size_t)i * (size_t)w, sizeof(float) * (size_t)w);
@@ -192,21 +207,21 @@ static int fit_dnn(const cv_ctx *c, const float *Xtr, const int *ytr, int ntr, c
             yf[nf++] = ytr[i];
         }
     }
-    if (!rc && job->balance) rc = balance_rows(&Xf, &yf, &nf, w, K, job->seed, repeat, fold, 0);
-    if (!rc && job->balance && nv) rc = balance_rows(&Xv, &yv, &nv, w, K, job->seed, repeat, fold, 1);
+    if (!rc && balance) rc = balance_rows(&Xf, &yf, &nf, w, K, job->seed, repeat, fold, 0);
+    if (!rc && balance && nv) rc = balance_rows(&Xv, &yv, &nv, w, K, job->seed, repeat, fold, 1);
     if (!rc) {
         memset(score_te, 0, sizeof(double) * (size_t)nte * (size_t)K);
         if (score_tr) memset(score_tr, 0, sizeof(double) * (size_t)ntr * (size_t)K);
     }
-    for (long e = 0; !rc && e < job->ensemble; e++) {
+    for (long e = 0; !rc && e < ensemble; e++) {
         nn_net *net = NULL;
-        rc = nn_net_create(&net, c->C, c->H, w, c->spec, c->nspec, c->h->batch > 256 ? c->h->batch : 256);
+        rc = nn_net_create(&net, c->C, c->H, w, c->spec, c->nspec, hyp.batch > 256 ? hyp.batch : 256);
         if (rc) break;
         uint64_t seed = e ? h19_mix64(job->seed + (uint64_t)e) : job->seed;
         nn_net_init(net, seed, repeat, fold);
         nn_key key = {seed, repeat, fold};
         nn_fit_result res;
-        nn_hyper h = *c->h;
+        nn_hyper h = hyp;
         h.ckpt_path = NULL;
         rc = nn_fit(net, &h, key, Xf, yf, nf, nv ? Xv : NULL, nv ? yv : NULL, nv, MPI_COMM_SELF, &res);
         for (int pass = 0; !rc && pass < 2; pass++) {
@@ -217,11 +232,11 @@ static int fit_dnn(const cv_ctx *c, const float *Xtr, const int *ytr, int ntr, c
             rc = nn_predict(net, X, n, prob, MPI_COMM_SELF);
             for (int i = 0; !rc && i < n; i++) {
                 if (nout == 1) {
-                    out[(size_t)i * 2 + 0] += (1.0 - prob[i]) / (double)job->ensemble;
-                    out[(size_t)i * 2 + 1] += prob[i] / (double)job->ensemble;
+                    out[(size_t)i * 2 + 0] += (1.0 - prob[i]) / (double)ensemble;
+                    out[(size_t)i * 2 + 1] += prob[i] / (double)ensemble;
                 } else
                     for (int k = 0; k < K; k++)
-                        out[(size_t)i * (size_t)K + (size_t)k] += prob[(size_t)i * (size_t)K + (size_t)k] / (double)job->ensemble;
+                        out[(size_t)i * (size_t)K + (size_t)k] += prob[(size_t)i * (size_t)K + (size_t)k] / (double)ensemble;
             }
         }
         nn_net_free(net);
@@ -597,7 +612,8 @@ static uint64_t config_hash(const h19_job *job, const nn_hyper *h, const cv_run 
     double v[] = {(double)run->F, job->lr_C, (double)job->balance, (double)job->inner_folds, job->val_fraction,
                   (double)job->ensemble, job->norm.missing, job->norm.clip_lo, job->norm.clip_hi,
                   (double)job->norm.missing_indicators, (double)job->norm.data_range, (double)h->epochs, (double)h->batch,
-                  h->lr, h->decay, h->l2, h->dropout, (double)h->patience, (double)h->micro_batch};
+                  h->lr, h->decay, h->l2, h->dropout, (double)h->patience, (double)h->micro_batch,
+                  (double)h->early_stop, (double)h->class_weight};
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         uint64_t b;
         memcpy(&b, &v[i], sizeof b);
@@ -605,8 +621,12 @@ static uint64_t config_hash(const h19_job *job, const nn_hyper *h, const cv_run 
     }
     for (int o = 0; o < job->noutcomes; o++) { /* per-outcome overrides */
         const cf_norm_opts *n = &job->onorm[o];
+        const nn_hyper *q = &job->ohyper[o];
         double w[] = {n->missing, n->clip_lo, n->clip_hi, (double)n->missing_indicators, (double)n->data_range,
-                      job->olr_C[o]};
+                      job->olr_C[o], job->oval_fraction[o], (double)job->oensemble[o], (double)job->obalance[o],
+                      (double)job->ohyper_set[o], (double)q->epochs, (double)q->batch, (double)q->micro_batch,
+                      q->lr, q->decay, q->beta1, q->beta2, q->eps, q->l2, q->dropout, (double)q->patience,
+                      (double)q->fixed_bits, (double)q->early_stop, (double)q->class_weight};
         for (size_t i = 0; i < sizeof w / sizeof w[0]; i++) {
             uint64_t b;
             memcpy(&b, &w[i], sizeof b);

@@ -52,6 +52,10 @@ int nn_hyper_read(cfg_doc *d, cfg_node *map, nn_hyper *h)
     h->patience = (int)v;
     H19_TRY(cfg_int(d, map, "fixed_bits", h->fixed_bits, 8, 56, &v));
     h->fixed_bits = (int)v;
+    static const char *const stops[] = {"accuracy", "loss", "auc", NULL};
+    H19_TRY(cfg_enum(d, map, "early_stop", stops, h->early_stop, &h->early_stop));
+    static const char *const weights[] = {"none", "balanced", NULL};
+    H19_TRY(cfg_enum(d, map, "class_weight", weights, h->class_weight, &h->class_weight));
     return H19_OK;
 }
 

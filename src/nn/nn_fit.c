@@ -20,6 +20,7 @@
  */
 #include "hust19/dist.h"
 #include "hust19/err.h"
+#include "hust19/ev.h"
 #include "hust19/nn.h"
 #include "hust19/rng.h"
 #include "nn/nn_internal.h"
@@ -49,6 +50,8 @@ nn_hyper nn_hyper_default(void)
     h.dropout = -1.0f;
     h.patience = 0;
     h.fixed_bits = 40;
+    h.early_stop = NN_STOP_ACCURACY;
+    h.class_weight = NN_CW_NONE;
     return h;
 }
 
@@ -105,6 +108,103 @@ double nn_accuracy(const float *prob, const int *y, int n, int nout)
     return (double)ok / n;
 }
 
+/* The early-stopping criterion of validation probabilities prob [n][nout] as a score (higher is
+ * better): accuracy, -cross-entropy or AUC (nn.h, nn_early_stop). balanced: classes weigh equally
+ * (the per-class means are averaged). dwork [n] and iwork [n] are scratch for the AUC. The
+ * probabilities are clipped to [1e-7, 1 - 1e-7] in the loss, as Keras clips them (epsilon 1e-7),
+ * so one confident mistake cannot make the criterion infinite. */
+static int val_criterion(int crit, int balanced, const float *prob, const int *y, int n, int nout, double *dwork,
+                         int *iwork, double *score)
+{
+    int K = nout == 1 ? 2 : nout;
+    if (crit == NN_STOP_AUC) {
+        /* one-vs-rest per class (binary: the positive class only), then the mean */
+        double sum = 0.0;
+        int kk = nout == 1 ? 1 : 0, used = 0;
+        for (int k = kk; k < K; k++) {
+            int pos = 0;
+            for (int i = 0; i < n; i++) {
+                dwork[i] = prob[(size_t)i * nout + (nout == 1 ? 0 : k)];
+                iwork[i] = y[i] == k;
+                pos += iwork[i];
+            }
+            if (pos == 0 || pos == n)
+                return h19_fail(H19_EARG, "nn_fit: early_stop auc needs every class in the validation set "
+                                          "(class %d has %d of %d samples)", k, pos, n);
+            double a;
+            H19_TRY(ev_auc(dwork, iwork, n, &a));
+            sum += a;
+            used++;
+        }
+        *score = sum / used;
+        return H19_OK;
+    }
+    double cls_sum[64];
+    double *csum = NULL, tot = 0.0;
+    long *ccount = NULL, cnt2[64];
+    if (balanced) {
+        /* per-class sums: K <= 64 on the stack, more on the heap */
+        if (K <= 64) {
+            csum = cls_sum;
+            ccount = cnt2;
+        } else {
+            csum = h19_calloc((size_t)K, sizeof(double));
+            ccount = h19_calloc((size_t)K, sizeof(long));
+            if (!csum || !ccount) {
+                free(csum);
+                free(ccount);
+                return H19_ENOMEM;
+            }
+        }
+        for (int k = 0; k < K; k++) {
+            csum[k] = 0.0;
+            ccount[k] = 0;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const float *p = prob + (size_t)i * nout;
+        double v;
+        if (crit == NN_STOP_LOSS) {
+            double q = nout == 1 ? (y[i] ? p[0] : 1.0 - p[0]) : p[y[i]];
+            q = q < 1e-7 ? 1e-7 : q > 1.0 - 1e-7 ? 1.0 - 1e-7 : q;
+            v = -log(q);
+        } else {
+            int c = 0;
+            if (nout == 1) {
+                c = p[0] >= 0.5f;
+            } else {
+                for (int k = 1; k < nout; k++)
+                    if (p[k] > p[c]) c = k;
+            }
+            v = c == y[i];
+        }
+        if (balanced) {
+            csum[y[i]] += v;
+            ccount[y[i]]++;
+        } else {
+            tot += v;
+        }
+    }
+    double m = 0.0;
+    if (balanced) {
+        int used = 0;
+        for (int k = 0; k < K; k++)
+            if (ccount[k]) {
+                m += csum[k] / (double)ccount[k];
+                used++;
+            }
+        m = used ? m / used : 0.0;
+        if (K > 64) {
+            free(csum);
+            free(ccount);
+        }
+    } else {
+        m = n > 0 ? tot / n : 0.0;
+    }
+    *score = crit == NN_STOP_LOSS ? -m : m;
+    return H19_OK;
+}
+
 int nn_predict(nn_net *net, const float *X, int n, float *prob, MPI_Comm comm)
 {
     int rank, size;
@@ -137,7 +237,8 @@ int nn_predict(nn_net *net, const float *X, int n, float *prob, MPI_Comm comm)
 static uint64_t hyper_hash(const nn_hyper *h, nn_key k, int n)
 {
     double v[] = {(double)k.seed, k.repeat, k.fold, h->batch, h->micro_batch, h->lr, h->decay, h->beta1,
-                  h->beta2, h->eps, h->l2, h->dropout, h->patience, h->fixed_bits, n};
+                  h->beta2, h->eps, h->l2, h->dropout, h->patience, h->fixed_bits, n,
+                  h->early_stop, h->class_weight};
     uint64_t hsh = 0x48595045520001ull;
     for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
         uint64_t b;
@@ -171,12 +272,16 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
     memset(res, 0, sizeof *res);
     res->best_epoch = -1;
     res->best_val_acc = NAN;
+    res->best_val = NAN;
     if (n < 1) return h19_fail(H19_EARG, "nn_fit: no training samples");
     if (h->batch < 1 || h->epochs < 0) return h19_fail(H19_EARG, "nn_fit: batch %d, epochs %d", h->batch, h->epochs);
     int micro = h->micro_batch > 0 ? h->micro_batch : h->batch;
     if (micro > h->batch) micro = h->batch;
     if (h->fixed_bits < 8 || h->fixed_bits > 56)
         return h19_fail(H19_EARG, "nn_fit: fixed_bits %d not in [8, 56]", h->fixed_bits);
+    if (h->early_stop < NN_STOP_ACCURACY || h->early_stop > NN_STOP_AUC || h->class_weight < NN_CW_NONE ||
+        h->class_weight > NN_CW_BALANCED)
+        return h19_fail(H19_EARG, "nn_fit: early_stop %d or class_weight %d unknown", h->early_stop, h->class_weight);
     if (!(h->lr > 0) || !(h->decay >= 0) || !(h->dropout < 1.0f))
         return h19_fail(H19_EARG, "nn_fit: lr %g, decay %g, dropout %g out of range", h->lr, h->decay, h->dropout);
     for (int i = 0; i < n; i++)
@@ -196,9 +301,19 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
     int64_t *fix = h19_malloc(sizeof(int64_t) * nbuf);
     float *best = h19_malloc(sizeof(float) * (np ? np : 1));
     float *vprob = nval > 0 ? h19_malloc(sizeof(float) * (size_t)nval * net->nout) : NULL;
+    double *vwork = nval > 0 ? h19_malloc(sizeof(double) * (size_t)nval) : NULL;
+    int *viwork = nval > 0 ? h19_malloc(sizeof(int) * (size_t)nval) : NULL;
+    /* class weights n / (K n_k) from the training labels (an absent class gets weight 0: it has no
+     * rows to weigh); ccnt/coff: per-class rows of the current micro-batch and their offsets */
+    int K = net->nout == 1 ? 2 : net->nout;
+    int weighted = h->class_weight == NN_CW_BALANCED;
+    float *cw = weighted ? h19_calloc((size_t)K, sizeof(float)) : NULL;
+    int *ccnt = weighted ? h19_calloc((size_t)K + 1, sizeof(int)) : NULL;
+    int *coff = weighted ? h19_calloc((size_t)K + 1, sizeof(int)) : NULL;
     int rc = H19_OK;
     int bt = blas_small_begin(net);
-    if (!perm || !yb || !sidx || !xb || !fix || !best || (nval > 0 && !vprob)) {
+    if (!perm || !yb || !sidx || !xb || !fix || !best || (nval > 0 && (!vprob || !vwork || !viwork)) ||
+        (weighted && (!cw || !ccnt || !coff))) {
         rc = H19_ENOMEM;
         goto done;
     }
@@ -209,6 +324,10 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
     st.best_acc = -1.0;
     st.best = best;
     st.hyper_hash = hyper_hash(h, key, n);
+    if (weighted) {
+        for (int i = 0; i < n; i++) ccnt[y[i]]++;
+        for (int k = 0; k < K; k++) cw[k] = ccnt[k] ? (float)((double)n / ((double)K * ccnt[k])) : 0.0f;
+    }
     memcpy(best, net->params, sizeof(float) * np);
     if (h->ckpt_path && file_exists(h->ckpt_path)) {
         rc = nn_ckpt_read(h->ckpt_path, net, &st);
@@ -241,16 +360,41 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
             for (int j = 0; j < nmicro; j++) {
                 if (j % size != rank) continue;
                 int s0 = start + j * micro, mb = bs - j * micro < micro ? bs - j * micro : micro;
+                if (weighted) {
+                    /* rows grouped by class (stable), so each class runs as one sub-batch */
+                    memset(ccnt, 0, sizeof(int) * (size_t)K);
+                    for (int i = 0; i < mb; i++) ccnt[y[perm[s0 + i]]]++;
+                    coff[0] = 0;
+                    for (int k = 0; k < K; k++) coff[k + 1] = coff[k] + ccnt[k];
+                    memcpy(ccnt, coff, sizeof(int) * (size_t)K); /* ccnt: fill cursor per class */
+                }
                 for (int i = 0; i < mb; i++) {
                     int si = perm[s0 + i];
-                    sidx[i] = si;
-                    yb[i] = y[si];
-                    memcpy(xb + (size_t)i * nin, X + (size_t)si * nin, sizeof(float) * nin);
+                    int o = weighted ? ccnt[y[si]]++ : i;
+                    sidx[o] = si;
+                    yb[o] = y[si];
+                    memcpy(xb + (size_t)o * nin, X + (size_t)si * nin, sizeof(float) * nin);
                 }
-                nn_drop_ctx dc = {key.seed, key.repeat, key.fold, (uint32_t)epoch, sidx, h->dropout};
                 double loss = 0.0;
-                nn_forward(net, xb, yb, mb, &dc, &loss);
-                nn_backward(net, xb, yb, mb, scale); /* grads are zero here (see below) */
+                if (!weighted) {
+                    nn_drop_ctx dc = {key.seed, key.repeat, key.fold, (uint32_t)epoch, sidx, h->dropout};
+                    nn_forward(net, xb, yb, mb, &dc, &loss);
+                    nn_backward(net, xb, yb, mb, scale); /* grads are zero here (see below) */
+                } else {
+                    /* weighted loss sum_i w_{y_i} l_i / bs: the layers act per sample (dropout masks
+                     * are keyed by the sample index), so class k's rows as one sub-batch with scale
+                     * w_k / bs give exactly the terms of the weighted batch; backward adds them up */
+                    for (int k = 0; k < K; k++) {
+                        int o = coff[k], m = coff[k + 1] - coff[k];
+                        if (m == 0) continue;
+                        nn_drop_ctx dc = {key.seed, key.repeat, key.fold, (uint32_t)epoch, sidx + o, h->dropout};
+                        double lk = 0.0;
+                        const float *xo = xb + (size_t)o * nin;
+                        nn_forward(net, xo, yb + o, m, &dc, &lk);
+                        nn_backward(net, xo, yb + o, m, scale * cw[k]);
+                        loss += (double)cw[k] * lk;
+                    }
+                }
                 if (single) {
                     loss1 = (float)loss; /* float on every path, so the loss agrees on any rank count */
                     continue;
@@ -332,8 +476,11 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
         if (nval > 0) {
             rc = nn_predict(net, Xval, nval, vprob, comm);
             if (rc) goto done;
-            double acc = nn_accuracy(vprob, yval, nval, net->nout);
-            if (acc > st.best_acc) { /* strictly better: ties keep the earlier, simpler model */
+            double acc = 0.0;
+            rc = val_criterion(h->early_stop, weighted, vprob, yval, nval, net->nout, vwork, viwork, &acc);
+            if (rc) goto done;
+            /* strictly better: ties keep the earlier, simpler model */
+            if (st.best_epoch < 0 || acc > st.best_acc) {
                 st.best_acc = acc;
                 st.best_epoch = epoch;
                 st.wait = 0;
@@ -352,7 +499,16 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
     if (st.best_epoch >= 0) memcpy(net->params, best, sizeof(float) * np);
     res->epochs_run = st.epoch;
     res->best_epoch = st.best_epoch;
-    res->best_val_acc = st.best_epoch >= 0 ? st.best_acc : NAN;
+    if (st.best_epoch >= 0) {
+        res->best_val = h->early_stop == NN_STOP_LOSS ? -st.best_acc : st.best_acc;
+        if (h->early_stop == NN_STOP_ACCURACY && !weighted) {
+            res->best_val_acc = st.best_acc;
+        } else { /* the plain accuracy of the kept weights */
+            rc = nn_predict(net, Xval, nval, vprob, comm);
+            if (rc) goto done;
+            res->best_val_acc = nn_accuracy(vprob, yval, nval, net->nout);
+        }
+    }
     res->last_loss = st.last_loss;
 done:
     blas_small_end(bt);
@@ -364,5 +520,10 @@ done:
     free(fix);
     free(best);
     free(vprob);
+    free(vwork);
+    free(viwork);
+    free(cw);
+    free(ccnt);
+    free(coff);
     return rc;
 }

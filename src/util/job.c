@@ -152,6 +152,63 @@ static int parse_norm(cfg_doc *d, cfg_node *norm, const cf_norm_opts *def, cf_no
     return H19_OK;
 }
 
+/* The training keys of nn_hyper_read, in the order of the bits of ohyper_set. */
+static const char *const hyper_keys[] = {"epochs", "batch", "micro_batch", "lr", "decay", "beta1", "beta2",
+                                         "eps", "l2", "dropout", "patience", "fixed_bits", "early_stop",
+                                         "class_weight", NULL};
+
+static void hyper_copy_key(nn_hyper *dst, const nn_hyper *src, int k)
+{
+    switch (k) {
+    case 0: dst->epochs = src->epochs; break;
+    case 1: dst->batch = src->batch; break;
+    case 2: dst->micro_batch = src->micro_batch; break;
+    case 3: dst->lr = src->lr; break;
+    case 4: dst->decay = src->decay; break;
+    case 5: dst->beta1 = src->beta1; break;
+    case 6: dst->beta2 = src->beta2; break;
+    case 7: dst->eps = src->eps; break;
+    case 8: dst->l2 = src->l2; break;
+    case 9: dst->dropout = src->dropout; break;
+    case 10: dst->patience = src->patience; break;
+    case 11: dst->fixed_bits = src->fixed_bits; break;
+    case 12: dst->early_stop = src->early_stop; break;
+    case 13: dst->class_weight = src->class_weight; break;
+    default: break;
+    }
+}
+
+/* outcomes.<o>.cf_dnn: val_fraction, ensemble, balance (defaults: the cf_dnn section's) and the
+ * training keys (strict, as in cf_dnn; which ones are given is recorded in ohyper_set). */
+static int parse_outcome_dnn(h19_job *j, int o)
+{
+    cfg_doc *d = &j->doc;
+    cfg_node *m = j->ocf_dnn_node[o];
+    H19_TRY(cfg_double(d, m, "val_fraction", j->val_fraction, 0.0, 0.5, &j->oval_fraction[o]));
+    H19_TRY(cfg_int(d, m, "ensemble", j->ensemble, 1, 64, &j->oensemble[o]));
+    bool bal = j->balance;
+    H19_TRY(cfg_bool(d, m, "balance", bal, &bal));
+    j->obalance[o] = bal;
+    j->ohyper[o] = nn_hyper_default();
+    j->ohyper_set[o] = 0;
+    if (!m) return H19_OK;
+    if (cfg_peek(m, "model"))
+        return cfg_error(d, cfg_peek(m, "model"), "outcomes.%s.cf_dnn: the model file is one per job (cf_dnn.model)",
+                         j->outcomes[o].name);
+    H19_TRY(nn_hyper_read(d, m, &j->ohyper[o]));
+    for (int k = 0; hyper_keys[k]; k++)
+        if (cfg_peek(m, hyper_keys[k])) j->ohyper_set[o] |= 1u << k;
+    return H19_OK;
+}
+
+void job_cf_hyper_outcome(const h19_job *j, int o, const nn_hyper *base, nn_hyper *out)
+{
+    *out = *base;
+    if (o < 0 || o >= j->noutcomes) return;
+    for (int k = 0; hyper_keys[k]; k++)
+        if (j->ohyper_set[o] & (1u << k)) hyper_copy_key(out, &j->ohyper[o], k);
+}
+
 static int parse(h19_job *j)
 {
     cfg_doc *d = &j->doc;
@@ -209,6 +266,8 @@ static int parse(h19_job *j)
         cfg_node *ol = cfg_map(d, outs->items[i], "cf_lr", 0, &rc);
         if (rc) return rc;
         H19_TRY(cfg_double(d, ol, "C", j->lr_C, 1e-8, 1e8, &j->olr_C[i]));
+        j->ocf_dnn_node[i] = cfg_map(d, outs->items[i], "cf_dnn", 0, &rc); /* read after cf_dnn below */
+        if (rc) return rc;
         H19_TRY(cf_outcome_parse(d, outs->items[i], outs->keys[i], &j->outcomes[i]));
         j->noutcomes = i + 1;
     }
@@ -226,6 +285,7 @@ static int parse(h19_job *j)
      * that trains applies them over the model file's defaults (job_cf_hyper) */
     j->cf_hyper = nn_hyper_default();
     H19_TRY(nn_hyper_read(d, dnn, &j->cf_hyper));
+    for (int i = 0; i < j->noutcomes; i++) H19_TRY(parse_outcome_dnn(j, i));
 
     cfg_node *pc = cfg_map(d, d->root, "patient_cnn", 0, &rc);
     if (rc) return rc;
