@@ -1194,7 +1194,11 @@ int cv_predict(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
     char dir[1200];
     snprintf(dir, sizeof dir, "%s/predict-tasks", job->outdir);
     if (!rc) rc = h19_mkdir_p(dir);
-    uint64_t common = h19_mix64(job->seed ^ 0x7072656469637400ull);
+    /* everything the CV's base tasks depend on (config_hash: the DNN's options, per-outcome
+     * overrides included), then the rows */
+    cv_run hrun;
+    memset(&hrun, 0, sizeof hrun);
+    uint64_t common = h19_mix64(config_hash(job, h, &hrun) ^ 0x7072656469637400ull);
     {
         double v[] = {job->lr_C, (double)job->balance, (double)job->inner_folds, job->val_fraction, (double)job->ensemble,
                       (double)h->epochs, (double)h->batch, h->lr, h->decay, h->l2, h->dropout, (double)h->patience,
