@@ -88,6 +88,9 @@ typedef struct {
     /* plr */
     double plr_C;
     int plr_logit; /* fusion features as log-odds instead of probabilities */
+    int plr_select; /* choose the fusion's inputs by inner cross-validated log loss (plr.select) */
+    int oplr_select[JOB_MAX_OUTCOMES]; /* per outcome: outcomes.<o>.plr.select over plr.select */
+    cfg_node *oplr_node[JOB_MAX_OUTCOMES];
     long inner_folds;
     /* cv */
     long cv_repeats, cv_folds;

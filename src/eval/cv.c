@@ -516,9 +516,77 @@ static int feat(const double *p, int K, int logit, double *z)
  * tA, tB [nte][K] (and to the training rows, out_tr, for the thresholds). A row with both scores uses
  * the PLR on both; a row with one (HUST-19's patients without CT or without CFs) uses the PLR on that
  * one alone; a row with neither is not scored (NaN). */
-static int fuse(const h19_job *job, int K, int ntr, const int *ytr, const double *oA, const double *oB, int nte,
-                const double *tA, const double *tB, double *out_te, double *out_tr)
+/* With plr.select: which inputs the PLR of the rows with both scores uses — 0 both, 1 A alone, 2 B
+ * alone — the one of least 5-fold cross-validated log loss on the training rows' out-of-fold scores
+ * (ties: both). Stacking that drops a base model whose scores add only noise (on iCTCF mortality the
+ * CF DNN to the LR). */
+static int select_inputs(const h19_job *job, int K, int ntr, const int *ytr, const double *oA, const double *oB,
+                         int *best)
 {
+    int per = K == 2 ? 1 : K, zw[3] = {2 * per, per, per};
+    size_t Ks = (size_t)K;
+    *best = 0;
+    double *Z[3] = {0}, *P = h19_malloc(sizeof(double) * ((size_t)ntr * Ks + 1));
+    int *y = h19_malloc(sizeof(int) * (size_t)(ntr + 1)), *fo = h19_malloc(sizeof(int) * (size_t)(ntr + 1));
+    int *tri = h19_malloc(sizeof(int) * (size_t)(ntr + 1));
+    int rc = (!P || !y || !fo || !tri) ? H19_ENOMEM : H19_OK;
+    for (int m = 0; m < 3 && !rc; m++)
+        if (!(Z[m] = h19_malloc(sizeof(double) * ((size_t)ntr * (size_t)zw[m] + 1)))) rc = H19_ENOMEM;
+    int n = 0, count[16] = {0};
+    for (int i = 0; !rc && i < ntr; i++) {
+        const double *a = oA + (size_t)i * Ks, *b = oB + (size_t)i * Ks;
+        if (isnan(a[0]) || isnan(b[0])) continue;
+        double *z0 = Z[0] + (size_t)n * (size_t)zw[0];
+        feat(b, K, job->plr_logit, z0 + feat(a, K, job->plr_logit, z0));
+        feat(a, K, job->plr_logit, Z[1] + (size_t)n * (size_t)zw[1]);
+        feat(b, K, job->plr_logit, Z[2] + (size_t)n * (size_t)zw[2]);
+        count[ytr[i]]++;
+        y[n++] = ytr[i];
+    }
+    int ok = !rc;
+    for (int k = 0; k < K; k++) ok &= count[k] >= 5;
+    const int G = 5;
+    if (ok) rc = ev_stratified_folds_keyed(y, n, G, K, job->seed, 0x5E1Eu, 0, fo);
+    double loss[3] = {0, 0, 0};
+    for (int m = 0; ok && !rc && m < 3; m++) {
+        for (int g = 0; g < G && !rc; g++) {
+            int nt = 0;
+            double *Zt = h19_malloc(sizeof(double) * ((size_t)n * (size_t)zw[m] + 1));
+            if (!Zt) { rc = H19_ENOMEM; break; }
+            for (int i = 0; i < n; i++)
+                if (fo[i] != g) {
+                    memcpy(Zt + (size_t)nt * (size_t)zw[m], Z[m] + (size_t)i * (size_t)zw[m], sizeof(double) * (size_t)zw[m]);
+                    tri[nt++] = y[i];
+                }
+            plr_model pm;
+            rc = plr_fit(Zt, tri, nt, zw[m], K, job->plr_C, &pm);
+            free(Zt);
+            if (rc) break;
+            for (int i = 0; i < n && !rc; i++) {
+                if (fo[i] != g) continue;
+                rc = plr_predict_proba(&pm, Z[m] + (size_t)i * (size_t)zw[m], 1, P);
+                double p = P[y[i]];
+                loss[m] -= log(p > 1e-15 ? p : 1e-15);
+            }
+            plr_free(&pm);
+        }
+    }
+    if (ok && !rc)
+        for (int m = 1; m < 3; m++)
+            if (loss[m] < loss[*best]) *best = m;
+    for (int m = 0; m < 3; m++) free(Z[m]);
+    free(P);
+    free(y);
+    free(fo);
+    free(tri);
+    return rc;
+}
+
+static int fuse(const h19_job *job, int select, int K, int ntr, const int *ytr, const double *oA, const double *oB,
+                int nte, const double *tA, const double *tB, double *out_te, double *out_tr)
+{
+    int both = 0; /* the inputs of the rows with both scores */
+    if (select) H19_TRY(select_inputs(job, K, ntr, ytr, oA, oB, &both));
     int per = K == 2 ? 1 : K, zw[3] = {2 * per, per, per};
     size_t Ks = (size_t)K;
     double *Z = h19_malloc(sizeof(double) * ((size_t)ntr * 2 * (size_t)per + 1));
@@ -552,7 +620,7 @@ static int fuse(const h19_job *job, int K, int ntr, const int *ytr, const double
         for (int i = 0; i < n && !rc; i++) {
             const double *a = sa + (size_t)i * Ks, *b = sb + (size_t)i * Ks;
             int ha = !isnan(a[0]), hb = !isnan(b[0]);
-            int mode = ha && hb && have[0] ? 0 : hb && have[2] ? 2 : ha && have[1] ? 1 : -1;
+            int mode = ha && hb && have[both] ? both : hb && have[2] ? 2 : ha && have[1] ? 1 : -1;
             if (mode < 0) {
                 for (int k = 0; k < K; k++) out[(size_t)i * Ks + (size_t)k] = NAN;
                 continue;
@@ -573,7 +641,7 @@ static int fuse(const h19_job *job, int K, int ntr, const int *ytr, const double
 
 /* The models of one split from its base scores: te[b] [nte][K], tr[b] and oof[b] [ntr][K]. Outputs
  * per model m: test scores out[m][nte][K] and thresholds thr[m][K][2] (on training scores). */
-static int finish_split(const h19_job *job, const int *models, int M, int K, int ntr, const int *ytr, int nte,
+static int finish_split(const h19_job *job, int outcome, const int *models, int M, int K, int ntr, const int *ytr, int nte,
                         double *const te[NBASE], double *const tr[NBASE], double *const oof[NBASE], double *out,
                         double *thr)
 {
@@ -585,7 +653,7 @@ static int finish_split(const h19_job *job, const int *models, int M, int K, int
         int mk = models[m];
         if (mk == MODEL_CF_FUSED || mk == MODEL_HYBRID) {
             int A = mk == MODEL_CF_FUSED ? B_LR : B_CNN;
-            rc = fuse(job, K, ntr, ytr, oof[A], oof[B_DNN], nte, te[A], te[B_DNN], fte, ftr);
+            rc = fuse(job, job->oplr_select[outcome], K, ntr, ytr, oof[A], oof[B_DNN], nte, te[A], te[B_DNN], fte, ftr);
             st = fte;
             strn = ftr;
         } else {
@@ -840,7 +908,7 @@ static int finish(const h19_job *job, cv_run *run, const base_store *bs, const i
     double *out = rc ? NULL : h19_malloc(sizeof(double) * ((size_t)M * (size_t)p.nte * Ks + 1));
     double *th = rc ? NULL : h19_malloc(sizeof(double) * ((size_t)M * Ks * 2 + 1));
     if (!rc && (!out || !th)) rc = H19_ENOMEM;
-    if (!rc) rc = finish_split(job, run->model, M, K, p.ntr, p.ytr, p.nte, te, tr, oof, out, th);
+    if (!rc) rc = finish_split(job, E->outcome, run->model, M, K, p.ntr, p.ytr, p.nte, te, tr, oof, out, th);
     int R = kind ? run->VR : run->R;
     for (int m = 0; m < M && !rc; m++) {
         double *dst = kind ? run->vscore[s] : run->score[s];
@@ -990,7 +1058,9 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
         if (need[b]) hash = h19_mix64(hash ^ base_hash(job, &c, hash, b, inner[b]));
     for (int m = 0; m < M; m++) hash = h19_mix64(hash ^ (uint64_t)(run->model[m] + 1) * 0x100000001b3ull);
     {
-        double v[] = {job->plr_C, (double)job->plr_logit, job->sensitive_target, (double)M};
+        double v[] = {job->plr_C, (double)job->plr_logit, job->sensitive_target, (double)M, (double)job->plr_select,
+                      (double)job->oplr_select[0], (double)job->oplr_select[1], (double)job->oplr_select[2],
+                      (double)job->oplr_select[3]};
         for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
             uint64_t q;
             memcpy(&q, &v[i], sizeof q);
@@ -1258,7 +1328,7 @@ int cv_predict(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
         if (!rc) rc = dist_merge_f64(btr[b], (size_t)ntr * Ks);
         if (!rc) rc = dist_merge_f64(boof[b], (size_t)ntr * Ks);
     }
-    if (!rc) rc = finish_split(job, &model, 1, K, ntr, ytr, nte, bte, btr, boof, out, thr);
+    if (!rc) rc = finish_split(job, outcome, &model, 1, K, ntr, ytr, nte, bte, btr, boof, out, thr);
     if (!rc && inter_te)
         for (int i = 0; i < nte; i++)
             for (int k = 0; k < K; k++) {

@@ -268,6 +268,8 @@ static int parse(h19_job *j)
         H19_TRY(cfg_double(d, ol, "C", j->lr_C, 1e-8, 1e8, &j->olr_C[i]));
         j->ocf_dnn_node[i] = cfg_map(d, outs->items[i], "cf_dnn", 0, &rc); /* read after cf_dnn below */
         if (rc) return rc;
+        j->oplr_node[i] = cfg_map(d, outs->items[i], "plr", 0, &rc); /* read after plr below */
+        if (rc) return rc;
         H19_TRY(cf_outcome_parse(d, outs->items[i], outs->keys[i], &j->outcomes[i]));
         j->noutcomes = i + 1;
     }
@@ -308,6 +310,14 @@ static int parse(h19_job *j)
     H19_TRY(cfg_int(d, plr, "inner_folds", 5, 2, 20, &j->inner_folds));
     static const char *const feats[] = {"probability", "logit", NULL};
     H19_TRY(cfg_enum(d, plr, "features", feats, 0, &j->plr_logit));
+    bool sel = false;
+    H19_TRY(cfg_bool(d, plr, "select", false, &sel));
+    j->plr_select = sel;
+    for (int i = 0; i < j->noutcomes; i++) {
+        bool os = sel;
+        H19_TRY(cfg_bool(d, j->oplr_node[i], "select", sel, &os));
+        j->oplr_select[i] = os;
+    }
 
     cfg_node *cv = cfg_map(d, d->root, "cv", 0, &rc);
     if (rc) return rc;

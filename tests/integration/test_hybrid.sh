@@ -47,7 +47,7 @@ outcomes:
     cohorts: [1]
 patient_cnn: {model: pcnn.yaml, val_fraction: 0.2, scores: res/hy/slice_scores.h5}
 cf_dnn: {model: $SRC/configs/models/cf_dnn.yaml, epochs: 30, patience: 5, batch: 32}
-plr: {C: 1.0, inner_folds: 2, features: logit}
+plr: {C: 1.0, inner_folds: 2, features: logit, select: true}
 cv: {repeats: 2, folds: 3, models: [cf-dnn, ct-cnn, hybrid]}
 validate: {outcomes: [morbidity], train_cohorts: [1], test_cohorts: [2]}
 predict: {outcome: morbidity, suspected: [Mild], train_cohorts: [1], tsne: {perplexity: 10}}
