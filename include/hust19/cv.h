@@ -79,6 +79,14 @@ typedef struct {
 int cv_ct_load(h19_job *job, int npatients, cv_ct *ct);
 void cv_ct_free(cv_ct *ct);
 
+/* The inputs of cv and predict (collective): the archive's CF part into a and, with with_ct, the
+ * patient CNN's inputs into ct (else ct is zeroed). One clear error on every rank (H19_ESTATE names the
+ * stage to run first); on failure nothing is left allocated. */
+int cv_inputs_load(h19_job *job, int with_ct, cf_archive *a, cv_ct *ct);
+
+/* 1 if archive row has at least one measured CF ("has CFs"). */
+int cv_has_cf(const cf_archive *a, int row);
+
 /* Build the outcome sets from the archive (labels mapped by the job, cohorts filtered). */
 int cv_sets_build(const h19_job *job, const cf_archive *a, const int *cohorts, int ncoh, int outcome,
                   cv_set *s);

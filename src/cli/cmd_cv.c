@@ -34,27 +34,11 @@ int cv_stage(h19_job *job, int what, int only_repeat)
     if (!rc) rc = job_pcnn_hyper(job, &ph); /* checks the patient_cnn keys even when unused */
     if (!rc) rc = cfg_check_unused(&job->doc);
     if (rc) return rc;
-    h5_file f;
-    rc = h5_open(&f, job->archive, MPI_COMM_SELF, H19_ARCHIVE_KIND, H19_ARCHIVE_VERSION);
-    if (rc == H19_EIO) rc = h19_fail(H19_ESTATE, "%s: no archive: run 'hust19 ingest %s' first", job->archive, job->file);
     cf_archive a;
-    if (!rc) {
-        rc = cf_archive_read(&f, &a);
-        h5_close(&f);
-    }
-    rc = dist_agree(rc);
-    if (rc) return rc;
     cv_ct ct;
     int with_ct = job_needs_ct(job);
-    if (with_ct) {
-        int lrc = cv_ct_load(job, a.d.n, &ct);
-        rc = dist_agree(lrc);
-        if (rc) {
-            if (!lrc) cv_ct_free(&ct);
-            cf_archive_free(&a);
-            return rc;
-        }
-    }
+    rc = cv_inputs_load(job, with_ct, &a, &ct);
+    if (rc) return rc;
     cv_run run;
     rc = cv_run_all(job, &a, &h, with_ct ? &ct : NULL, what, only_repeat, &run);
     if (with_ct) cv_ct_free(&ct);

@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "hust19/archive.h"
 #include "hust19/cli.h"
+#include "hust19/csv.h"
 #include "hust19/cv.h"
 #include "hust19/dist.h"
 #include "hust19/err.h"
@@ -41,20 +42,6 @@ static int in_list(int v, const int *l, int n)
     return 0;
 }
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\n")) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"') fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static int write_mem(const char *dir, const char *name, char *buf, size_t n)
 {
     char path[1200];
@@ -73,27 +60,10 @@ static int predict_stage(h19_job *job)
     if (!rc) rc = cfg_check_unused(&job->doc);
     if (rc) return rc;
     int model = job->pred_model, with_ct = model == MODEL_CT_CNN || model == MODEL_HYBRID;
-    h5_file f;
-    rc = h5_open(&f, job->archive, MPI_COMM_SELF, H19_ARCHIVE_KIND, H19_ARCHIVE_VERSION);
-    if (rc == H19_EIO) rc = h19_fail(H19_ESTATE, "%s: no archive: run 'hust19 ingest %s' first", job->archive, job->file);
     cf_archive a;
-    if (!rc) {
-        rc = cf_archive_read(&f, &a);
-        h5_close(&f);
-    }
-    rc = dist_agree(rc);
-    if (rc) return rc;
     cv_ct ct;
-    memset(&ct, 0, sizeof ct);
-    if (with_ct) {
-        int lrc = cv_ct_load(job, a.d.n, &ct);
-        rc = dist_agree(lrc);
-        if (rc) {
-            if (!lrc) cv_ct_free(&ct);
-            cf_archive_free(&a);
-            return rc;
-        }
-    }
+    rc = cv_inputs_load(job, with_ct, &a, &ct);
+    if (rc) return rc;
     const cf_outcome *o = &job->outcomes[job->pred_outcome];
     int K = o->nclass, n = a.d.n;
     size_t Ks = (size_t)K;
@@ -195,11 +165,10 @@ static int predict_stage(h19_job *job)
                 for (int k = 0; k < K; k++)
                     if (!isnan(p[k]) && (am < 0 || p[k] > p[am])) am = k;
                 summary[tegrp[i]][am < 0 ? 16 : am]++;
-                csv_field(fp, a.d.id[te[i]]);
+                csv_write_field(fp, a.d.id[te[i]]);
                 fputc(',', fp);
-                csv_field(fp, text[te[i]]);
-                int hc = with_ct && ct.slot[te[i]] >= 0, hf = 0;
-                for (int q = 0; q < a.d.p && !hf; q++) hf = a.d.state[(size_t)te[i] * (size_t)a.d.p + (size_t)q] != CF_MISSING;
+                csv_write_field(fp, text[te[i]]);
+                int hc = with_ct && ct.slot[te[i]] >= 0, hf = cv_has_cf(&a, te[i]);
                 fprintf(fp, ",%d,%d,%d", a.cohort[te[i]], hc, hf);
                 for (int k = 0; k < K; k++) isnan(p[k]) ? fprintf(fp, ",") : fprintf(fp, ",%.6f", p[k]);
                 fprintf(fp, ",%s", am < 0 ? "" : o->class_name[am]);
@@ -223,7 +192,7 @@ static int predict_stage(h19_job *job)
             for (int g = 0; g < job->pred_nsuspected; g++) {
                 long tot = summary[g][16];
                 for (int k = 0; k < K; k++) tot += summary[g][k];
-                csv_field(fp, job->pred_suspected[g]);
+                csv_write_field(fp, job->pred_suspected[g]);
                 fprintf(fp, ",%ld", tot);
                 for (int k = 0; k < K; k++) fprintf(fp, ",%ld", summary[g][k]);
                 fprintf(fp, ",%ld\n", summary[g][16]);
@@ -240,7 +209,7 @@ static int predict_stage(h19_job *job)
         if (!rc) {
             fprintf(fp, "patient_id,group,x,y\n");
             for (int i = 0; i < np && np >= 4; i++) {
-                csv_field(fp, a.d.id[who[i]]);
+                csv_write_field(fp, a.d.id[who[i]]);
                 fprintf(fp, ",%s,%.6f,%.6f\n", cls[i] < K ? o->class_name[cls[i]] : "suspected", Y[2 * i], Y[2 * i + 1]);
             }
             fclose(fp);

@@ -281,6 +281,18 @@ static int normalise(const cv_ctx *c, const int *train_rows, int ntr, const int 
 enum { B_CNN, B_DNN, B_LR, NBASE };
 static const char *const base_names[NBASE] = {"cnn", "dnn", "lr"};
 
+/* The base models model needs (need[b] |= 1) and those whose inner out-of-fold scores a fusion
+ * needs (inner[b] |= 1). */
+static void bases_of(int model, int *need, int *inner)
+{
+    need[B_LR] |= model == MODEL_CF_LR || model == MODEL_CF_FUSED;
+    need[B_DNN] |= model == MODEL_CF_DNN || model == MODEL_CF_FUSED || model == MODEL_HYBRID;
+    need[B_CNN] |= model == MODEL_CT_CNN || model == MODEL_HYBRID;
+    inner[B_LR] |= model == MODEL_CF_FUSED;
+    inner[B_DNN] |= model == MODEL_CF_FUSED || model == MODEL_HYBRID;
+    inner[B_CNN] |= model == MODEL_HYBRID;
+}
+
 /* 1 if archive row has base b's input (CFs, or CT slices). */
 static int has_input(const cv_ctx *c, int b, int row)
 {
@@ -951,16 +963,20 @@ static int ctx_init(cv_ctx *c, const h19_job *job, const cf_archive *a, const nn
     return H19_OK;
 }
 
-/* 1 if the patient has at least one measured CF: has[np] */
+int cv_has_cf(const cf_archive *a, int row)
+{
+    for (int q = 0; q < a->d.p; q++)
+        if (a->d.state[(size_t)row * (size_t)a->d.p + (size_t)q] != CF_MISSING) return 1;
+    return 0;
+}
+
+/* has[np]: cv_has_cf of every archive row */
 static int has_cf_rows(const cf_archive *a, uint8_t **has)
 {
     int np = a->d.n;
     *has = h19_malloc((size_t)np + 1);
     if (!*has) return H19_ENOMEM;
-    for (int i = 0; i < np; i++) {
-        (*has)[i] = 0;
-        for (int q = 0; q < a->d.p && !(*has)[i]; q++) (*has)[i] = a->d.state[(size_t)i * (size_t)a->d.p + (size_t)q] != CF_MISSING;
-    }
+    for (int i = 0; i < np; i++) (*has)[i] = (uint8_t)cv_has_cf(a, i);
     return H19_OK;
 }
 
@@ -990,15 +1006,7 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
     c.has_cf = run->has_cf;
     /* the base models the models need; inner OOF scores for those a fusion uses */
     int need[NBASE] = {0}, inner[NBASE] = {0};
-    for (int m = 0; m < M; m++) {
-        int mk = run->model[m];
-        need[B_LR] |= mk == MODEL_CF_LR || mk == MODEL_CF_FUSED;
-        need[B_DNN] |= mk == MODEL_CF_DNN || mk == MODEL_CF_FUSED || mk == MODEL_HYBRID;
-        need[B_CNN] |= mk == MODEL_CT_CNN || mk == MODEL_HYBRID;
-        inner[B_LR] |= mk == MODEL_CF_FUSED;
-        inner[B_DNN] |= mk == MODEL_CF_FUSED || mk == MODEL_HYBRID;
-        inner[B_CNN] |= mk == MODEL_HYBRID;
-    }
+    for (int m = 0; m < M; m++) bases_of(run->model[m], need, inner);
     base_store bs;
     memset(&bs, 0, sizeof bs);
     if (do_cv)
@@ -1052,10 +1060,11 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
     }
     if (!rc && only_repeat >= run->R)
         rc = h19_fail(H19_EARG, "--repeat %d: the job has cv.repeats = %d (repeats 0..%d)", only_repeat, run->R, run->R - 1);
-    uint64_t hash = config_hash(job, h, run);
+    uint64_t hash = config_hash(job, h, run), bhash[NBASE];
+    for (int b = 0; b < NBASE; b++) bhash[b] = base_hash(job, &c, hash, b, inner[b]);
     /* the run's hash (of the repeat files): the base tasks', the models and the fusion settings */
     for (int b = 0; b < NBASE; b++)
-        if (need[b]) hash = h19_mix64(hash ^ base_hash(job, &c, hash, b, inner[b]));
+        if (need[b]) hash = h19_mix64(hash ^ bhash[b]);
     for (int m = 0; m < M; m++) hash = h19_mix64(hash ^ (uint64_t)(run->model[m] + 1) * 0x100000001b3ull);
     {
         double v[] = {job->plr_C, (double)job->plr_logit, job->sensitive_target, (double)M, (double)job->plr_select,
@@ -1132,7 +1141,7 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
         task_header hd;
         memset(&hd, 0, sizeof hd);
         memcpy(hd.magic, TASK_MAGIC, 8);
-        hd.hash = base_hash(job, &c, config_hash(job, h, run), T.b, inner[T.b]);
+        hd.hash = bhash[T.b];
         hd.kind = T.kind;
         hd.outcome = E->outcome;
         hd.repeat = T.r;
@@ -1240,17 +1249,11 @@ int cv_predict(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
     c.norm = &job->onorm[outcome];
     c.lr_C = job->olr_C[outcome];
     int need[NBASE] = {0}, inner[NBASE] = {0};
-    need[B_LR] = model == MODEL_CF_LR || model == MODEL_CF_FUSED;
-    need[B_DNN] = model == MODEL_CF_DNN || model == MODEL_CF_FUSED || model == MODEL_HYBRID;
-    need[B_CNN] = model == MODEL_CT_CNN || model == MODEL_HYBRID;
-    inner[B_LR] = model == MODEL_CF_FUSED;
-    inner[B_DNN] = model == MODEL_CF_FUSED || model == MODEL_HYBRID;
-    inner[B_CNN] = model == MODEL_HYBRID;
+    bases_of(model, need, inner);
     /* the intermediate scores are the CNN's and the DNN's; inner OOF for both, for the t-SNE */
     need[B_CNN] |= ct != NULL;
-    need[B_DNN] = 1;
     inner[B_CNN] |= ct != NULL;
-    inner[B_DNN] = 1;
+    need[B_DNN] = inner[B_DNN] = 1;
     size_t Ks = (size_t)K;
     double *bte[NBASE] = {0}, *btr[NBASE] = {0}, *boof[NBASE] = {0};
     for (int b = 0; !rc && b < NBASE; b++) {

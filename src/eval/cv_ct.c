@@ -3,7 +3,9 @@
  * first, the last repeated when a patient has fewer) stacked as the channels of one 10 x H x W input
  * (DESIGN.md "The model": Patient CNN), x / 255 and block-averaged to the model's H x W as the slice
  * CNN's inputs are (sc_normalise). Patients without slices get no input (slot -1). */
+#include "hust19/archive.h"
 #include "hust19/cv.h"
+#include "hust19/dist.h"
 #include "hust19/ct.h"
 #include "hust19/err.h"
 #include "hust19/ingest.h"
@@ -117,4 +119,25 @@ int cv_ct_load(h19_job *job, int npatients, cv_ct *ct)
     LOG_INFO("cv: patient CNN inputs %d x %d x %d for %d of %d patients (the others have no CT)", SC_TOPK, ct->H, ct->W,
              ct->nct, npatients);
     return H19_OK;
+}
+
+int cv_inputs_load(h19_job *job, int with_ct, cf_archive *a, cv_ct *ct)
+{
+    memset(ct, 0, sizeof *ct);
+    h5_file f;
+    int rc = h5_open(&f, job->archive, MPI_COMM_SELF, H19_ARCHIVE_KIND, H19_ARCHIVE_VERSION);
+    if (rc == H19_EIO) rc = h19_fail(H19_ESTATE, "%s: no archive: run 'hust19 ingest %s' first", job->archive, job->file);
+    int have_a = 0;
+    if (!rc) {
+        rc = cf_archive_read(&f, a);
+        have_a = !rc;
+        h5_close(&f);
+    }
+    rc = dist_agree(rc);
+    if (!rc && with_ct) rc = dist_agree(cv_ct_load(job, a->d.n, ct));
+    if (rc) {
+        cv_ct_free(ct); /* safe on a zeroed or failed load */
+        if (have_a) cf_archive_free(a);
+    }
+    return rc;
 }

@@ -390,27 +390,21 @@ static int parse(h19_job *j)
     return H19_OK;
 }
 
-int job_cf_hyper(h19_job *j, nn_hyper *h)
+/* A model file's train: section, then the job section's training keys. */
+static int model_hyper(h19_job *j, const char *model, int input, cfg_node *node, nn_hyper *h)
 {
     nn_layer_spec *spec = NULL;
     int nspec = 0, C, H, W;
     *h = nn_hyper_default();
-    int rc = nn_model_load(j->cf_dnn_model, 1, 3, &C, &H, &W, &spec, &nspec, h);
+    int rc = nn_model_load(model, input, 3, &C, &H, &W, &spec, &nspec, h);
     free(spec);
     if (rc) return rc;
-    return nn_hyper_read(&j->doc, j->cf_dnn_node, h);
+    return nn_hyper_read(&j->doc, node, h);
 }
 
-int job_pcnn_hyper(h19_job *j, nn_hyper *h)
-{
-    nn_layer_spec *spec = NULL;
-    int nspec = 0, C, H, W;
-    *h = nn_hyper_default();
-    int rc = nn_model_load(j->pcnn_model, 0, 3, &C, &H, &W, &spec, &nspec, h);
-    free(spec);
-    if (rc) return rc;
-    return nn_hyper_read(&j->doc, j->pcnn_node, h);
-}
+int job_cf_hyper(h19_job *j, nn_hyper *h) { return model_hyper(j, j->cf_dnn_model, 1, j->cf_dnn_node, h); }
+
+int job_pcnn_hyper(h19_job *j, nn_hyper *h) { return model_hyper(j, j->pcnn_model, 0, j->pcnn_node, h); }
 
 int job_needs_ct(const h19_job *j)
 {
