@@ -143,7 +143,10 @@ typedef struct {
     size_t act_max;   /* largest per-sample activation (floats) */
     long step;        /* Adam steps taken */
     double *prof;     /* NULL, or [2*nlayers] seconds spent in each layer's forward (2l) and
-                         backward (2l+1), accumulated (benchmarks); caller storage */
+                         backward (2l+1), accumulated (benchmarks); caller storage. In nn_predict
+                         of a net with convolutions a convolution's time includes the ReLU and
+                         pooling fused into it (their own entries stay 0) */
+    struct nn_infer_ws *infer; /* nn_predict's workspace (made on first use, owned by the net) */
 } nn_net;
 
 /* Build a network for input C x H x W from n layer specs; max_batch sizes the activation buffers

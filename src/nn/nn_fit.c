@@ -213,8 +213,11 @@ int nn_predict(nn_net *net, const float *X, int n, float *prob, MPI_Comm comm)
     if (n < 0) return h19_fail(H19_EARG, "nn_predict: n = %d", n);
     int nchunks = (n + mb - 1) / mb;
     if (size > 1) memset(prob, 0, sizeof(float) * (size_t)n * nout);
+    /* nets with convolutions: by sample, fused, same bits (nn_infer.c); -1 = not such a net */
+    int rc = nn_infer_chunks(net, X, n, prob, rank, size);
+    if (rc != -1 && rc != H19_OK) return rc;
     int bt = blas_small_begin(net);
-    for (int c = 0; c < nchunks; c++) {
+    for (int c = 0; c < nchunks && rc == -1; c++) {
         if (c % size != rank) continue;
         int s = c * mb, b = n - s < mb ? n - s : mb;
         const float *p = nn_forward(net, X + (size_t)s * nin, NULL, b, NULL, NULL);

@@ -19,6 +19,16 @@
 #pragma GCC optimize("O3")
 #endif
 
+/* The element-wise transforms, ReLU and pooling loops are also compiled for AVX2 (8 floats a
+ * vector instead of SSE2's 4) and chosen at load time (GCC's target_clones, an ifunc). Only adds,
+ * subtracts, compares and selects are vectorised and ISO C mode keeps -ffp-contract=off (and the
+ * "avx2" target has no FMA), so the bits are those of the SSE2 code. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
+#define NN_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define NN_CLONES
+#endif
+
 /* ---- convolution ------------------------------------------------------------------------------ */
 
 /* col[(c*9 + ky*3 + kx)][y*W + x] = in[c][y+ky-1][x+kx-1], zero outside (same padding). */
@@ -260,7 +270,7 @@ static void wino_pad(float *pad, const float *in, int Cin, int H, int W, int PH,
 
 /* B^T d over the 4 input rows of a tile row, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], split
  * into even (E) and odd (O) columns; n = TW + 1 column pairs. */
-static void wino_in_rows(float *restrict E0, float *restrict O0, float *restrict E1, float *restrict O1,
+static inline __attribute__((always_inline)) void wino_in_rows(float *restrict E0, float *restrict O0, float *restrict E1, float *restrict O1,
                          float *restrict E2, float *restrict O2, float *restrict E3, float *restrict O3,
                          const float *restrict r0, const float *restrict r1, const float *restrict r2,
                          const float *restrict r3, int n)
@@ -280,7 +290,7 @@ static void wino_in_rows(float *restrict E0, float *restrict O0, float *restrict
 
 /* (B^T d) B over columns for row i of every tile: columns 2tx..2tx+3 are E[tx], O[tx], E[tx+1],
  * O[tx+1]; writes v[(4i + j) plane + tx]. */
-static void wino_in_cols(float *restrict v, size_t vplane, const float *restrict Ei, const float *restrict Oi, int TW)
+static inline __attribute__((always_inline)) void wino_in_cols(float *restrict v, size_t vplane, const float *restrict Ei, const float *restrict Oi, int TW)
 {
     float *v0 = v, *v1 = v + vplane, *v2 = v + 2 * vplane, *v3 = v + 3 * vplane;
     for (int tx = 0; tx < TW; tx++) {
@@ -293,6 +303,7 @@ static void wino_in_cols(float *restrict v, size_t vplane, const float *restrict
 
 /* Input transform of tile rows [ty0, ty1): V[xi][c][t] = (B^T d B)[xi] for tile t of the block,
  * along whole tile rows with unit stride over tiles. */
+NN_CLONES
 static void wino_input(float *V, const float *pad, float *const *E, float *const *O, int Cin, int ty0, int ty1,
                        int TW, int PW, size_t pplane)
 {
@@ -310,6 +321,7 @@ static void wino_input(float *V, const float *pad, float *const *E, float *const
 
 /* dM = A dY A^T for the tiles of one tile row, A = [1 0; 1 1; 1 -1; 0 -1], from output rows g0, g1
  * (g1 a zero row below an odd height); the last tile of an odd width has one column. */
+NN_CLONES
 static void wino_dm_row(float *restrict m, size_t mp, const float *restrict g0, const float *restrict g1, int W,
                         int TW)
 {
@@ -336,6 +348,7 @@ static void wino_dm_row(float *restrict m, size_t mp, const float *restrict g0, 
 
 /* A^T m A for the tiles of one tile row, A^T = [1 1 1 0; 0 1 -1 -1]: rows first (s), then columns:
  * Y0, Y1 the two pixels of the tile's top row, Y2, Y3 of its bottom row. */
+NN_CLONES
 static void wino_out_row(float *restrict Y0, float *restrict Y1, float *restrict Y2, float *restrict Y3,
                          const float *restrict m, size_t mp, int TW)
 {
@@ -355,6 +368,7 @@ static void wino_out_row(float *restrict Y0, float *restrict Y1, float *restrict
 }
 
 /* One output row p from the tiles' pixel pairs (Ya, Yb): p = b + Y (add = 0) or p += Y. */
+NN_CLONES
 static void wino_out_store(float *restrict p, const float *restrict Ya, const float *restrict Yb, float b, int W,
                            int add)
 {
@@ -479,6 +493,209 @@ static void wino_conv(float *out, const float *in, const float *bias, const floa
                 float *p0 = o + (size_t)y * W;
                 wino_out_store(p0, Y0, Y1, b, W, add);
                 if (y + 1 < H) wino_out_store(p0 + W, Y2, Y3, b, W, add);
+            }
+        }
+    }
+}
+
+/* ---- per-sample convolution for inference (nn_infer.c) --------------------------------------- */
+
+/* relu as the network's in-place ReLU writes it (job_relu mode 3): -0 and NaN become +0 */
+static inline float relu1(float v) { return v > 0.0f ? v : 0.0f; }
+
+/* One output row of a Winograd tile row, p = b + Y (then ReLU): wino_out_store's expression. */
+NN_CLONES
+static void wino_map_row(float *restrict p, const float *restrict Ya, const float *restrict Yb, float b, int W,
+                         int relu)
+{
+    int xe = W / 2;
+    if (relu) {
+        for (int tx = 0; tx < xe; tx++) {
+            p[2 * tx] = relu1(b + Ya[tx]);
+            p[2 * tx + 1] = relu1(b + Yb[tx]);
+        }
+        if (W & 1) p[W - 1] = relu1(b + Ya[xe]);
+    } else {
+        for (int tx = 0; tx < xe; tx++) {
+            p[2 * tx] = b + Ya[tx];
+            p[2 * tx + 1] = b + Yb[tx];
+        }
+        if (W & 1) p[W - 1] = b + Ya[xe];
+    }
+}
+
+/* One pooled row from a tile row: the 2x2 window of tile tx is (Y0, Y1 | Y2, Y3), in the row-major
+ * order in which job_pool_fwd compares r0[2x], r0[2x+1], r1[2x], r1[2x+1]; each value is b + Y as
+ * stored, ReLU'd first if a ReLU sits between the convolution and the pooling (rpre), the maximum
+ * ReLU'd if one follows the pooling (rpost): the bits of the three separate passes. */
+NN_CLONES
+static void wino_map_pool(float *restrict q, const float *restrict Y0, const float *restrict Y1,
+                          const float *restrict Y2, const float *restrict Y3, float b, int OW, int rpre, int rpost)
+{
+    for (int tx = 0; tx < OW; tx++) {
+        float a = b + Y0[tx], c1 = b + Y1[tx], c2 = b + Y2[tx], c3 = b + Y3[tx];
+        if (rpre) {
+            a = relu1(a);
+            c1 = relu1(c1);
+            c2 = relu1(c2);
+            c3 = relu1(c3);
+        }
+        float m = a;
+        m = c1 > m ? c1 : m;
+        m = c2 > m ? c2 : m;
+        m = c3 > m ? c3 : m;
+        q[tx] = rpost ? relu1(m) : m;
+    }
+}
+
+int nn_conv3_is_wino(int C, int K) { return use_wino(C, K); }
+
+void nn_wino_pad_dims(int H, int W, int *PH, int *PW)
+{
+    *PH = 2 * ((H + 1) / 2) + 2;
+    *PW = 2 * ((W + 1) / 2) + 2;
+}
+
+size_t nn_wino_filter_floats(int C, int K) { return 16 * (size_t)K * C; }
+
+void nn_wino_sizes(int C, int H, int W, int K, size_t *v, size_t *m, size_t *tmp)
+{
+    int TH = (H + 1) / 2, TW = (W + 1) / 2;
+    size_t Tb = (size_t)wino_block_rows(C, K, TH, TW) * TW;
+    *v = 16 * wino_plane((size_t)C * Tb);
+    *m = 16 * wino_plane((size_t)K * Tb);
+    *tmp = WINO_TMP_ROWS * ((size_t)TW + 1);
+}
+
+/* wino_out_row, then m = 0 for the values read: the next block's SGEMM adds into a zero M (beta 1),
+ * which OpenBLAS's beta = 0 would otherwise clear in a separate pass over M (10% of the inference
+ * time). x + 0 is x for every x but -0, and 0 + (-0) is what OpenBLAS's beta = 0 gives too (it
+ * clears C, then adds), so the bits are the same. */
+NN_CLONES
+static void wino_out_row_zero(float *restrict Y0, float *restrict Y1, float *restrict Y2, float *restrict Y3,
+                              float *restrict m, size_t mp, int TW)
+{
+    wino_out_row(Y0, Y1, Y2, Y3, m, mp, TW);
+    for (int j = 0; j < 16; j++) {
+        float *restrict q = m + (size_t)j * mp;
+        for (int tx = 0; tx < TW; tx++) q[tx] = 0.0f;
+    }
+}
+
+typedef struct {
+    float *U;
+    const float *w;
+    int C, K;
+} filt_job;
+
+static void job_filt(void *p, long lo, long hi, int part)
+{
+    filt_job *j = p;
+    (void)part;
+    wino_filter(j->U, j->w, j->C, j->K, 0, (int)lo, (int)hi);
+}
+
+void nn_wino_filter_t(float *U, const float *w, int C, int K, int nt)
+{
+    filt_job j = {U, w, C, K};
+    nn_par(nt, K, job_filt, &j);
+}
+
+/* wino_conv with the input already padded ([C][PH][PW], zero outside the image) and the output
+ * written through dst with the ReLU / pooling that follow fused in (nn_internal.h). The blocks, the
+ * transforms and the 16 SGEMMs are wino_conv's, call for call (OpenBLAS's sums depend on the GEMM
+ * shape, so the shapes must stay), hence the same bits as wino_conv followed by the separate
+ * ReLU and pooling passes. M must be all zero on entry and is left so (wino_out_row_zero). */
+void nn_wino_conv_map(const nn_map *dst, const float *pad, const float *U, const float *bias, float *V, float *M,
+                      float *tmp, int Cin, int Cout, int H, int W, nn_post post)
+{
+    int TH = (H + 1) / 2, TW = (W + 1) / 2, PW = 2 * TW + 2, PH = 2 * TH + 2;
+    int rows = wino_block_rows(Cin, Cout, TH, TW);
+    size_t pplane = (size_t)PH * PW;
+    float *E[4], *O[4];
+    for (int i = 0; i < 4; i++) {
+        E[i] = tmp + (size_t)(2 * i) * (TW + 1);
+        O[i] = tmp + (size_t)(2 * i + 1) * (TW + 1);
+    }
+    float *Y0 = tmp + (size_t)8 * (TW + 1), *Y1 = Y0 + (TW + 1), *Y2 = Y1 + (TW + 1), *Y3 = Y2 + (TW + 1);
+    int relu = post.relu_pre || post.relu_post, OH = H / 2, OW = W / 2;
+    for (int ty0 = 0; ty0 < TH; ty0 += rows) {
+        int ty1 = ty0 + rows < TH ? ty0 + rows : TH;
+        int T = (ty1 - ty0) * TW;
+        size_t vplane = wino_plane((size_t)Cin * T), mplane = wino_plane((size_t)Cout * T);
+        wino_input(V, pad, E, O, Cin, ty0, ty1, TW, PW, pplane);
+        for (int xi = 0; xi < 16; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin,
+                        Cin, V + (size_t)xi * vplane, T, 1.0f, M + (size_t)xi * mplane, T);
+        for (int k = 0; k < Cout; k++) {
+            float *o = dst->p + (size_t)k * dst->cs;
+            float b = bias[k];
+            for (int ty = ty0; ty < ty1; ty++) {
+                /* (a tile row an odd height leaves outside every pooling window is read all the same,
+                 * to clear its M) */
+                wino_out_row_zero(Y0, Y1, Y2, Y3, M + (size_t)k * T + (size_t)(ty - ty0) * TW, mplane, TW);
+                int y = 2 * ty;
+                if (post.pool) {
+                    if (ty < OH)
+                        wino_map_pool(o + (size_t)ty * dst->ys, Y0, Y1, Y2, Y3, b, OW, post.relu_pre, post.relu_post);
+                } else {
+                    wino_map_row(o + (size_t)y * dst->ys, Y0, Y1, b, W, relu);
+                    if (y + 1 < H) wino_map_row(o + (size_t)(y + 1) * dst->ys, Y2, Y3, b, W, relu);
+                }
+            }
+        }
+    }
+}
+
+/* One sample of job_forward's im2col path: out[K][H][W] = b + w . im2col(in) (the same SGEMM). */
+void nn_conv3_im2col_sample(float *out, const float *in, const float *w, const float *b, float *col, int C, int H,
+                            int W, int K)
+{
+    int HW = H * W, C9 = C * 9;
+    for (int k = 0; k < K; k++) {
+        float bk = b[k];
+        float *ok = out + (size_t)k * HW;
+        for (int i = 0; i < HW; i++) ok[i] = bk;
+    }
+    im2col3(col, in, C, H, W);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, HW, C9, 1.0f, w, C9, col, HW, 1.0f, out, HW);
+}
+
+/* ReLU / pooling of one plain sample src[C][H][W] into dst (the separate passes' bits). */
+NN_CLONES
+void nn_post_map(const nn_map *dst, const float *src, int C, int H, int W, nn_post post)
+{
+    int relu = post.relu_pre || post.relu_post, OH = H / 2, OW = W / 2;
+    for (int c = 0; c < C; c++) {
+        const float *x = src + (size_t)c * H * W;
+        float *o = dst->p + (size_t)c * dst->cs;
+        if (!post.pool) {
+            for (int y = 0; y < H; y++) {
+                const float *restrict s = x + (size_t)y * W;
+                float *restrict d = o + (size_t)y * dst->ys;
+                if (relu)
+                    for (int i = 0; i < W; i++) d[i] = relu1(s[i]);
+                else
+                    memcpy(d, s, sizeof(float) * (size_t)W);
+            }
+            continue;
+        }
+        for (int y = 0; y < OH; y++) {
+            const float *restrict r0 = x + (size_t)(2 * y) * W, *restrict r1 = r0 + W;
+            float *restrict q = o + (size_t)y * dst->ys;
+            for (int xx = 0; xx < OW; xx++) {
+                float a = r0[2 * xx], c1 = r0[2 * xx + 1], c2 = r1[2 * xx], c3 = r1[2 * xx + 1];
+                if (post.relu_pre) {
+                    a = relu1(a);
+                    c1 = relu1(c1);
+                    c2 = relu1(c2);
+                    c3 = relu1(c3);
+                }
+                float m = a;
+                m = c1 > m ? c1 : m;
+                m = c2 > m ? c2 : m;
+                m = c3 > m ? c3 : m;
+                q[xx] = post.relu_post ? relu1(m) : m;
             }
         }
     }
@@ -667,6 +884,7 @@ typedef struct {
     int C, H, W, write;
 } pool_job;
 
+NN_CLONES
 static void job_pool_fwd(void *p, long lo, long hi, int part)
 {
     pool_job *j = p;
@@ -699,6 +917,7 @@ void nn_maxpool2_forward(float *out, const float *in, int B, int C, int H, int W
 
 /* write = 0: din += routed gradient; write = 1: din = routed gradient + 0.0f, and 0 in the row and
  * column an odd size leaves outside every window. */
+NN_CLONES
 static void job_pool_bwd(void *p, long lo, long hi, int part)
 {
     pool_job *j = p;
@@ -831,6 +1050,47 @@ void nn_dense_forward(float *out, const float *in, const float *w, const float *
     blas_solo_end(bt);
 }
 
+/* nn_dense_forward of nchunks chunks at once: chunk j is rows[j] samples at in + j*stride*IN, out +
+ * j*stride*OUT. The SGEMM calls are nn_dense_forward's for each chunk (same shapes, same bits), but
+ * for a split layer each block of DENSE_BLK weight rows (10 MB for the slice CNN's 80,000 x 256) is
+ * applied to every chunk before the next block, so the weights come from memory once per call
+ * rather than once per chunk. */
+typedef struct {
+    float *out;
+    const float *in, *w;
+    const int *rows;
+    int nchunks, stride, IN, OUT;
+} dense_chunks_job;
+
+static void job_dense_chunks(void *p, long lo, long hi, int part)
+{
+    dense_chunks_job *j = p;
+    (void)part;
+    for (long c = lo; c < hi; c++) {
+        int o0 = (int)c * DENSE_BLK, no = j->OUT - o0 < DENSE_BLK ? j->OUT - o0 : DENSE_BLK;
+        for (int q = 0; q < j->nchunks; q++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->rows[q], no, j->IN, 1.0f,
+                        j->in + (size_t)q * j->stride * j->IN, j->IN, j->w + (size_t)o0 * j->IN, j->IN, 1.0f,
+                        j->out + (size_t)q * j->stride * j->OUT + o0, j->OUT);
+    }
+}
+
+void nn_dense_forward_chunks(float *out, const float *in, const float *w, const float *b, int nchunks,
+                             const int *rows, int stride, int IN, int OUT)
+{
+    if ((long)IN * OUT < DENSE_SPLIT) {
+        for (int q = 0; q < nchunks; q++)
+            nn_dense_forward(out + (size_t)q * stride * OUT, in + (size_t)q * stride * IN, w, b, rows[q], IN, OUT);
+        return;
+    }
+    for (int q = 0; q < nchunks; q++)
+        for (int n = 0; n < rows[q]; n++) memcpy(out + ((size_t)q * stride + n) * OUT, b, sizeof(float) * (size_t)OUT);
+    int bt = blas_solo_begin();
+    dense_chunks_job j = {out, in, w, rows, nchunks, stride, IN, OUT};
+    nn_par(bt, (OUT + DENSE_BLK - 1) / DENSE_BLK, job_dense_chunks, &j);
+    blas_solo_end(bt);
+}
+
 void nn_dense_backward(float *din, float *dw, float *db, const float *dout, const float *in,
                        const float *w, int B, int IN, int OUT)
 {
@@ -863,6 +1123,7 @@ typedef struct {
     int mode; /* 0 d = relu(a); 1 d += b > 0 ? a : 0; 2 d = b > 0 ? d + 0 : 0; 3 d = relu(d) */
 } relu_job;
 
+NN_CLONES
 static void job_relu(void *p, long lo, long hi, int part)
 {
     relu_job *j = p;

@@ -200,6 +200,7 @@ int nn_net_create(nn_net **out, int C, int H, int W, const nn_layer_spec *spec, 
 void nn_net_free(nn_net *net)
 {
     if (!net) return;
+    nn_infer_free(net);
     if (net->layers) free_acts(net);
     free(net->params);
     free(net->layers);
@@ -210,6 +211,7 @@ int nn_net_set_max_batch(nn_net *net, int max_batch)
 {
     if (max_batch < 1) return h19_fail(H19_EARG, "nn: max_batch %d < 1", max_batch);
     if (max_batch == net->max_batch) return H19_OK;
+    nn_infer_free(net); /* sized for the old chunks */
     free_acts(net);
     return alloc_acts(net, max_batch);
 }
@@ -257,10 +259,16 @@ static int conv_threads(const nn_net *net)
 const float *nn_forward(nn_net *net, const float *x, const int *y, int B, const nn_drop_ctx *drop,
                         double *loss)
 {
+    return nn_forward_from(net, x, y, B, drop, loss, 0);
+}
+
+const float *nn_forward_from(nn_net *net, const float *x, const int *y, int B, const nn_drop_ctx *drop,
+                             double *loss, int l0)
+{
     const float *in = x;
     int nt = conv_threads(net);
     double ls = 0.0;
-    for (int l = 0; l < net->nlayers; l++) {
+    for (int l = l0; l < net->nlayers; l++) {
         nn_layer *L = &net->layers[l];
         const float *P = net->params;
         size_t D = shape_n(L->C, L->H, L->W);
