@@ -1,0 +1,102 @@
+/* test_nn_infer — nn_predict's per-sample path (nn_infer.c: convolutions with the ReLU and pooling
+ * fused into their stores, dense layers over groups of chunks) gives the same bits as the layer by
+ * layer nn_forward on chunks of max_batch samples (what nn_predict did before, and what training
+ * computes), for nets covering every fusion case: an im2col first layer (C = 1), Winograd layers
+ * with odd heights and widths (pooling drops a row and a column), conv + pool without ReLU, pool
+ * then ReLU, a dropout between a convolution and its ReLU, a thin (im2col) convolution in the
+ * middle, a lone pooling before the first convolution, and both dense kinds (one SGEMM, and the
+ * split layer of >= 2^20 weights whose blocks are shared by the chunks of a group). Also: 1, 2 and
+ * 3 threads; n not a multiple of max_batch; a second call after the weights changed (the filter
+ * transforms are recomputed); and the rank split (chunks c % size == rank) of nn_infer_chunks. No
+ * tolerance: byte equality. */
+#include "check.h"
+#include "hust19/err.h"
+#include "hust19/nn.h"
+#include "hust19/rng.h"
+#include "nn/nn_internal.h"
+
+#include <cblas.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void fill(float *x, size_t n, uint64_t seed)
+{
+    h19_rng r;
+    h19_rng_init(&r, seed, H19_RNG_STATS, 0, 0, 0, 0);
+    for (size_t i = 0; i < n; i++) x[i] = 2.0f * h19_rng_uniformf(&r) - 1.0f;
+}
+
+/* the reference: nn_forward (no dropout) on the chunks of max_batch samples */
+static void ref_predict(nn_net *net, const float *X, int n, float *prob)
+{
+    int mb = net->max_batch, nin = nn_net_nin(net), nout = nn_net_nout(net);
+    for (int s = 0; s < n; s += mb) {
+        int b = n - s < mb ? n - s : mb;
+        const float *p = nn_forward(net, X + (size_t)s * nin, NULL, b, NULL, NULL);
+        memcpy(prob + (size_t)s * nout, p, sizeof(float) * (size_t)b * nout);
+    }
+}
+
+static int same_bits(const float *a, const float *b, size_t n) { return memcmp(a, b, sizeof(float) * n) == 0; }
+
+static void net_case(const char *name, int C, int H, int W, const nn_layer_spec *L, int nl, int mb, int n)
+{
+    nn_net *net = NULL;
+    CHECK_OK(nn_net_create(&net, C, H, W, L, nl, mb));
+    if (!net) return;
+    nn_net_init(net, 11, 0, 0);
+    /* non-zero biases, so the fused "b + Y" and ReLU see both signs */
+    for (int l = 0; l < net->nlayers; l++)
+        if (net->layers[l].b_off != SIZE_MAX) fill(net->params + net->layers[l].b_off, net->layers[l].b_n, 20 + l);
+    size_t nin = (size_t)nn_net_nin(net), nout = (size_t)nn_net_nout(net), np = (size_t)n * nout;
+    float *X = malloc(sizeof(float) * nin * n), *ref = malloc(sizeof(float) * np), *got = malloc(sizeof(float) * np);
+    fill(X, nin * n, 5);
+    for (int round = 0; round < 2; round++) {
+        ref_predict(net, X, n, ref);
+        int distinct = 0;
+        for (size_t i = nout; i < np; i++) distinct += ref[i] != ref[i % nout];
+        CHECK_MSG(distinct > 0, "%s: the reference predictions are all alike (a weak case)", name);
+        for (int nt = 1; nt <= 3; nt++) {
+            openblas_set_num_threads(nt);
+            memset(got, 0xff, sizeof(float) * np);
+            CHECK_OK(nn_predict(net, X, n, got, MPI_COMM_SELF));
+            CHECK_MSG(same_bits(ref, got, np), "%s, round %d, %d threads: nn_predict differs from nn_forward", name,
+                      round, nt);
+        }
+        /* two ranks: each fills its own chunks; together, every chunk */
+        memset(got, 0, sizeof(float) * np);
+        float *g1 = calloc(np, sizeof(float));
+        CHECK_OK(nn_infer_chunks(net, X, n, got, 0, 2));
+        CHECK_OK(nn_infer_chunks(net, X, n, g1, 1, 2));
+        for (size_t i = 0; i < np; i++) got[i] += g1[i]; /* disjoint chunks: x + 0 */
+        CHECK_MSG(same_bits(ref, got, np), "%s, round %d: the 2-rank split differs", name, round);
+        free(g1);
+        /* change every weight: the next round must follow */
+        for (size_t i = 0; i < net->nparams; i++) net->params[i] *= (i & 1) ? 0.75f : -1.25f;
+    }
+    openblas_set_num_threads(2);
+    nn_net_free(net);
+    free(X);
+    free(ref);
+    free(got);
+}
+
+int main(void)
+{
+    /* the slice CNN's pattern, small: im2col first conv, conv+ReLU+pool, split dense */
+    nn_layer_spec a[] = {{NN_CONV3, 8, 0}, NN_RELU_, {NN_CONV3, 8, 0}, NN_RELU_, NN_POOL2_, {NN_CONV3, 16, 0},
+                         NN_RELU_, NN_POOL2_, NN_DENSE_(300), NN_RELU_, NN_DROPOUT_(0.5f), NN_DENSE_(3),
+                         NN_SOFTMAX_CE_};
+    net_case("slice-like", 1, 56, 56, a, (int)(sizeof a / sizeof a[0]), 8, 75); /* 16*14*14*300 >= 2^20 */
+    /* odd sizes, conv + pool without ReLU, pool then ReLU, dropout between conv and ReLU */
+    nn_layer_spec b[] = {{NN_CONV3, 5, 0}, NN_DROPOUT_(0.2f), NN_RELU_, {NN_CONV3, 6, 0}, NN_POOL2_,
+                         {NN_CONV3, 7, 0}, NN_POOL2_,        NN_RELU_, NN_DENSE_(1),    NN_SIGMOID_BCE_};
+    net_case("odd sizes", 4, 23, 19, b, (int)(sizeof b / sizeof b[0]), 3, 10);
+    /* a lone pooling first, a thin convolution (3 filters: im2col) in the middle, a ReLU after it */
+    nn_layer_spec c[] = {NN_POOL2_, {NN_CONV3, 6, 0}, NN_RELU_, {NN_CONV3, 3, 0}, NN_RELU_, {NN_CONV3, 6, 0},
+                         NN_RELU_,  NN_POOL2_,        NN_DENSE_(5), NN_DENSE_(3), NN_SOFTMAX_CE_};
+    net_case("thin middle", 2, 30, 33, c, (int)(sizeof c / sizeof c[0]), 4, 9);
+    /* max_batch larger than the group: one chunk per group, a last short chunk */
+    net_case("big chunks", 1, 56, 56, a, (int)(sizeof a / sizeof a[0]), 40, 45);
+    CHECK_DONE();
+}
