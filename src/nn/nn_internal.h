@@ -33,6 +33,17 @@ void nn_conv3_forward_t(float *out, const float *in, const float *w, const float
 void nn_conv3_backward_t(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                          float *col, int B, int C, int H, int W, int K, int din_write, int nt);
 
+/* The ReLU fused into a convolution (nn_forward, nn_backward): forward relu = 1 stores
+ * ReLU(conv) (the in-place ReLU layer after it is then skipped); backward relu_mask = 1 (with
+ * din_write = 1) applies the backward of the ReLU whose output is this convolution's input
+ * (din = in > 0 ? din + 0 : 0) while din is stored. Same bits as the separate passes. */
+void nn_conv3_forward_ex(float *out, const float *in, const float *w, const float *b, float *col, int B, int C,
+                         int H, int W, int K, int relu, int nt);
+void nn_conv3_backward_ex(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                          float *col, int B, int C, int H, int W, int K, int din_write, int relu_mask, int nt);
+/* nn_maxpool2_backward_write, then the backward of the ReLU whose output is the pooling's input. */
+void nn_maxpool2_backward_write_relu(float *din, const float *dout, const float *in, int B, int C, int H, int W);
+
 /* Backward variants that write rather than add: pooling assigns every input gradient (0 where not
  * the window's maximum or outside the windows); ReLU and dropout overwrite the gradient g in place.
  * Each equals "zero, then the adding backward" bit for bit (0 + x is written as x + 0.0f, which

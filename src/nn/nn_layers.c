@@ -456,50 +456,6 @@ static void wino_filter_adjoint(float *dw, const float *dU, int Cin, int Cout, i
     }
 }
 
-/* One sample: out[Cout][H][W] = (add ? out : bias) + conv(in[Cin][H][W]) with U from wino_filter
- * (bias NULL: 0); ts is one thread's scratch. */
-static void wino_conv(float *out, const float *in, const float *bias, const float *U, float *ts, int Cin, int Cout,
-                      int H, int W, int add)
-{
-    int TH = (H + 1) / 2, TW = (W + 1) / 2, PW = 2 * TW + 2, PH = 2 * TH + 2;
-    int rows = wino_block_rows(Cin, Cout, TH, TW);
-    size_t Tb = (size_t)rows * TW, pplane = (size_t)PH * PW;
-    float *pad = ts;
-    float *V = pad + (size_t)Cin * pplane;
-    float *M = V + 16 * wino_plane((size_t)Cin * Tb);
-    wino_pad(pad, in, Cin, H, W, PH, PW);
-    /* input transform: wino_input; the output transform below runs along tile rows likewise */
-    float *tmp = M + 16 * wino_plane((size_t)Cout * Tb);
-    float *E[4], *O[4];
-    for (int i = 0; i < 4; i++) {
-        E[i] = tmp + (size_t)(2 * i) * (TW + 1);
-        O[i] = tmp + (size_t)(2 * i + 1) * (TW + 1);
-    }
-    float *Y0 = tmp + (size_t)8 * (TW + 1), *Y1 = Y0 + (TW + 1), *Y2 = Y1 + (TW + 1), *Y3 = Y2 + (TW + 1);
-    for (int ty0 = 0; ty0 < TH; ty0 += rows) {
-        int ty1 = ty0 + rows < TH ? ty0 + rows : TH;
-        int T = (ty1 - ty0) * TW; /* tiles in this block */
-        size_t vplane = wino_plane((size_t)Cin * T), mplane = wino_plane((size_t)Cout * T);
-        wino_input(V, pad, E, O, Cin, ty0, ty1, TW, PW, pplane);
-        for (int xi = 0; xi < 16; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin,
-                        Cin, V + (size_t)xi * vplane, T, 0.0f, M + (size_t)xi * mplane, T);
-        for (int k = 0; k < Cout; k++) {
-            float *o = out + (size_t)k * H * W;
-            float b = add || !bias ? 0.0f : bias[k];
-            for (int ty = ty0; ty < ty1; ty++) {
-                wino_out_row(Y0, Y1, Y2, Y3, M + (size_t)k * T + (size_t)(ty - ty0) * TW, mplane, TW);
-                int y = 2 * ty;
-                float *p0 = o + (size_t)y * W;
-                wino_out_store(p0, Y0, Y1, b, W, add);
-                if (y + 1 < H) wino_out_store(p0 + W, Y2, Y3, b, W, add);
-            }
-        }
-    }
-}
-
-/* ---- per-sample convolution for inference (nn_infer.c) --------------------------------------- */
-
 /* relu as the network's in-place ReLU writes it (job_relu mode 3): -0 and NaN become +0 */
 static inline float relu1(float v) { return v > 0.0f ? v : 0.0f; }
 
@@ -547,6 +503,76 @@ static void wino_map_pool(float *restrict q, const float *restrict Y0, const flo
         q[tx] = rpost ? relu1(m) : m;
     }
 }
+
+/* The input gradient of a convolution whose input came out of a ReLU, the ReLU's backward fused
+ * in: p = x > 0 ? 0 + Y : 0 for the ReLU output x, which is the bits of writing p = 0 + Y and then
+ * nn_relu_backward_inplace (p = x > 0 ? p + 0 : 0; (y + 0) + 0 is y + 0). */
+NN_CLONES
+static void wino_mask_row(float *restrict p, const float *restrict Ya, const float *restrict Yb,
+                          const float *restrict x, int W)
+{
+    int xe = W / 2;
+    for (int tx = 0; tx < xe; tx++) {
+        p[2 * tx] = x[2 * tx] > 0.0f ? 0.0f + Ya[tx] : 0.0f;
+        p[2 * tx + 1] = x[2 * tx + 1] > 0.0f ? 0.0f + Yb[tx] : 0.0f;
+    }
+    if (W & 1) p[W - 1] = x[W - 1] > 0.0f ? 0.0f + Ya[xe] : 0.0f;
+}
+
+/* One sample: out[Cout][H][W] = (add ? out : bias) + conv(in[Cin][H][W]) with U from wino_filter
+ * (bias NULL: 0); ts is one thread's scratch. Without add: relu = 1 stores ReLU(bias + conv) (the
+ * ReLU layer after it fused); mask != NULL ([Cout][H][W], bias NULL) stores mask > 0 ? conv : 0
+ * (the ReLU backward before it fused, wino_mask_row). */
+static void wino_conv(float *out, const float *in, const float *bias, const float *U, float *ts, int Cin, int Cout,
+                      int H, int W, int add, int relu, const float *mask)
+{
+    int TH = (H + 1) / 2, TW = (W + 1) / 2, PW = 2 * TW + 2, PH = 2 * TH + 2;
+    int rows = wino_block_rows(Cin, Cout, TH, TW);
+    size_t Tb = (size_t)rows * TW, pplane = (size_t)PH * PW;
+    float *pad = ts;
+    float *V = pad + (size_t)Cin * pplane;
+    float *M = V + 16 * wino_plane((size_t)Cin * Tb);
+    wino_pad(pad, in, Cin, H, W, PH, PW);
+    /* input transform: wino_input; the output transform below runs along tile rows likewise */
+    float *tmp = M + 16 * wino_plane((size_t)Cout * Tb);
+    float *E[4], *O[4];
+    for (int i = 0; i < 4; i++) {
+        E[i] = tmp + (size_t)(2 * i) * (TW + 1);
+        O[i] = tmp + (size_t)(2 * i + 1) * (TW + 1);
+    }
+    float *Y0 = tmp + (size_t)8 * (TW + 1), *Y1 = Y0 + (TW + 1), *Y2 = Y1 + (TW + 1), *Y3 = Y2 + (TW + 1);
+    for (int ty0 = 0; ty0 < TH; ty0 += rows) {
+        int ty1 = ty0 + rows < TH ? ty0 + rows : TH;
+        int T = (ty1 - ty0) * TW; /* tiles in this block */
+        size_t vplane = wino_plane((size_t)Cin * T), mplane = wino_plane((size_t)Cout * T);
+        wino_input(V, pad, E, O, Cin, ty0, ty1, TW, PW, pplane);
+        for (int xi = 0; xi < 16; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin,
+                        Cin, V + (size_t)xi * vplane, T, 0.0f, M + (size_t)xi * mplane, T);
+        for (int k = 0; k < Cout; k++) {
+            float *o = out + (size_t)k * H * W;
+            float b = add || !bias ? 0.0f : bias[k];
+            for (int ty = ty0; ty < ty1; ty++) {
+                wino_out_row(Y0, Y1, Y2, Y3, M + (size_t)k * T + (size_t)(ty - ty0) * TW, mplane, TW);
+                int y = 2 * ty;
+                float *p0 = o + (size_t)y * W;
+                if (add) {
+                    wino_out_store(p0, Y0, Y1, b, W, 1);
+                    if (y + 1 < H) wino_out_store(p0 + W, Y2, Y3, b, W, 1);
+                } else if (mask) {
+                    const float *m0 = mask + (size_t)k * H * W + (size_t)y * W;
+                    wino_mask_row(p0, Y0, Y1, m0, W);
+                    if (y + 1 < H) wino_mask_row(p0 + W, Y2, Y3, m0 + W, W);
+                } else {
+                    wino_map_row(p0, Y0, Y1, b, W, relu);
+                    if (y + 1 < H) wino_map_row(p0 + W, Y2, Y3, b, W, relu);
+                }
+            }
+        }
+    }
+}
+
+/* ---- per-sample convolution for inference (nn_infer.c) --------------------------------------- */
 
 int nn_conv3_is_wino(int C, int K) { return use_wino(C, K); }
 
@@ -708,7 +734,22 @@ typedef struct {
     const float *in, *w, *b, *dout;
     size_t per, gsz, ne;
     int B, C, H, W, K, ng, wino, din_write, flip, fC, fK; /* fC, fK: the filter transform's Cin, Cout */
+    int relu; /* forward: ReLU fused into the output; backward: the ReLU backward of the input fused into din */
 } conv_job;
+
+/* the ReLU layer's pass (job_relu mode 3) on one sample, while its output is still in cache */
+NN_CLONES
+static void relu_sample(float *restrict d, size_t n)
+{
+    for (size_t i = 0; i < n; i++) d[i] = relu1(d[i]);
+}
+
+/* the ReLU backward (job_relu mode 2) on one sample's input gradient g, x the ReLU's output */
+NN_CLONES
+static void relu_mask_sample(float *restrict g, const float *restrict x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) g[i] = x[i] > 0.0f ? g[i] + 0.0f : 0.0f;
+}
 
 static void job_filter(void *p, long lo, long hi, int part)
 {
@@ -733,7 +774,7 @@ static void job_forward(void *p, long lo, long hi, int part)
         const float *x = j->in + (size_t)n * C * HW;
         float *o = j->out + (size_t)n * K * HW;
         if (j->wino) {
-            wino_conv(o, x, j->b, j->col, ts, C, K, H, W, 0);
+            wino_conv(o, x, j->b, j->col, ts, C, K, H, W, 0, j->relu, NULL);
             continue;
         }
         for (int k = 0; k < K; k++) {
@@ -744,15 +785,22 @@ static void job_forward(void *p, long lo, long hi, int part)
         im2col3(ts, x, C, H, W);
         /* o[K][HW] += w[K][C9] . col[C9][HW] */
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, K, HW, C9, 1.0f, j->w, C9, ts, HW, 1.0f, o, HW);
+        if (j->relu) relu_sample(o, (size_t)K * HW);
     }
 }
 
 void nn_conv3_forward_t(float *out, const float *in, const float *w, const float *b, float *col, int B, int C,
                         int H, int W, int K, int nt)
 {
+    nn_conv3_forward_ex(out, in, w, b, col, B, C, H, W, K, 0, nt);
+}
+
+void nn_conv3_forward_ex(float *out, const float *in, const float *w, const float *b, float *col, int B, int C,
+                         int H, int W, int K, int relu, int nt)
+{
     conv_job j = {.out = out, .in = in, .w = w, .b = b, .col = col, .thr = col + conv_shared_floats(C, K),
                   .per = conv_thread_floats(C, H, W, K), .B = B, .C = C, .H = H, .W = W, .K = K,
-                  .wino = use_wino(C, K), .flip = 0, .fC = C, .fK = K};
+                  .wino = use_wino(C, K), .flip = 0, .fC = C, .fK = K, .relu = relu};
     int bt = blas_solo_begin();
     if (j.wino) nn_par(nt, K, job_filter, &j);
     nn_par(nt, B, job_forward, &j);
@@ -813,6 +861,7 @@ static void job_dw(void *p, long lo, long hi, int part)
                 float *dn = j->din + (size_t)n * C * HW;
                 if (j->din_write) memset(dn, 0, sizeof(float) * (size_t)C * HW);
                 col2im3_add(dn, ts, C, H, W);
+                if (j->relu) relu_mask_sample(dn, x, (size_t)C * HW);
             }
         }
     }
@@ -839,18 +888,25 @@ static void job_din(void *p, long lo, long hi, int part)
     float *ts = j->thr + (size_t)part * j->per;
     for (long n = lo; n < hi; n++)
         wino_conv(j->din + (size_t)n * j->C * HW, j->dout + (size_t)n * j->K * HW, NULL, j->col, ts, j->K, j->C, j->H,
-                  j->W, !j->din_write);
+                  j->W, !j->din_write, 0, j->relu ? j->in + (size_t)n * j->C * HW : NULL);
 }
 
 void nn_conv3_backward_t(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
                          float *col, int B, int C, int H, int W, int K, int din_write, int nt)
+{
+    nn_conv3_backward_ex(din, dw, db, dout, in, w, col, B, C, H, W, K, din_write, 0, nt);
+}
+
+void nn_conv3_backward_ex(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,
+                          float *col, int B, int C, int H, int W, int K, int din_write, int relu_mask, int nt)
 {
     int wino = use_wino(C, K);
     size_t gsz = 16 * (size_t)K * C;
     conv_job j = {.din = din, .dw = dw, .db = db, .dout = dout, .in = in, .w = w, .col = col, .grp = col + gsz,
                   .thr = col + conv_shared_floats(C, K), .per = conv_thread_floats(C, H, W, K), .gsz = gsz,
                   .ne = wino ? gsz : (size_t)K * C * 9, .B = B, .C = C, .H = H, .W = W, .K = K,
-                  .ng = B < DW_GROUPS ? B : DW_GROUPS, .wino = wino, .din_write = din_write};
+                  .ng = B < DW_GROUPS ? B : DW_GROUPS, .wino = wino, .din_write = din_write,
+                  .relu = relu_mask && din_write};
     int bt = blas_solo_begin();
     nn_par(nt, K, job_db, &j);
     nn_par(nt, j.ng, job_dw, &j);
@@ -881,7 +937,7 @@ void nn_conv3_backward(float *din, float *dw, float *db, const float *dout, cons
 typedef struct {
     float *out;
     const float *in, *dout;
-    int C, H, W, write;
+    int C, H, W, write, relu; /* relu: the ReLU backward of the input fused (write only) */
 } pool_job;
 
 NN_CLONES
@@ -921,7 +977,7 @@ NN_CLONES
 static void job_pool_bwd(void *p, long lo, long hi, int part)
 {
     pool_job *j = p;
-    int H = j->H, W = j->W, OH = H / 2, OW = W / 2, write = j->write;
+    int H = j->H, W = j->W, OH = H / 2, OW = W / 2, write = j->write, relu = j->relu;
     (void)part;
     for (long bc = lo; bc < hi; bc++) {
         const float *x = j->in + (size_t)bc * H * W;
@@ -949,7 +1005,12 @@ static void job_pool_bwd(void *p, long lo, long hi, int part)
                 k = e > m ? 3 : k;
                 float gv = gy[xx];
                 float v0 = k == 0 ? gv : 0.0f, v1 = k == 1 ? gv : 0.0f, v2 = k == 2 ? gv : 0.0f, v3 = k == 3 ? gv : 0.0f;
-                if (write) {
+                if (write && relu) { /* x > 0 ? (v + 0) + 0 : 0, and (v + 0) + 0 is v + 0 */
+                    d0[2 * xx] = a > 0.0f ? v0 + 0.0f : 0.0f;
+                    d0[2 * xx + 1] = b > 0.0f ? v1 + 0.0f : 0.0f;
+                    d1[2 * xx] = c > 0.0f ? v2 + 0.0f : 0.0f;
+                    d1[2 * xx + 1] = e > 0.0f ? v3 + 0.0f : 0.0f;
+                } else if (write) {
                     d0[2 * xx] = v0 + 0.0f;
                     d0[2 * xx + 1] = v1 + 0.0f;
                     d1[2 * xx] = v2 + 0.0f;
@@ -965,20 +1026,26 @@ static void job_pool_bwd(void *p, long lo, long hi, int part)
     }
 }
 
-static void maxpool2_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W, int write)
+static void maxpool2_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W, int write,
+                              int relu)
 {
-    pool_job j = {.out = din, .in = in, .dout = dout, .C = C, .H = H, .W = W, .write = write};
+    pool_job j = {.out = din, .in = in, .dout = dout, .C = C, .H = H, .W = W, .write = write, .relu = relu};
     nn_par(ew_threads((size_t)B * C * H * W), (long)B * C, job_pool_bwd, &j);
 }
 
 void nn_maxpool2_backward(float *din, const float *dout, const float *in, int B, int C, int H, int W)
 {
-    maxpool2_backward(din, dout, in, B, C, H, W, 0);
+    maxpool2_backward(din, dout, in, B, C, H, W, 0, 0);
 }
 
 void nn_maxpool2_backward_write(float *din, const float *dout, const float *in, int B, int C, int H, int W)
 {
-    maxpool2_backward(din, dout, in, B, C, H, W, 1);
+    maxpool2_backward(din, dout, in, B, C, H, W, 1, 0);
+}
+
+void nn_maxpool2_backward_write_relu(float *din, const float *dout, const float *in, int B, int C, int H, int W)
+{
+    maxpool2_backward(din, dout, in, B, C, H, W, 1, 1);
 }
 
 /* ---- dense ------------------------------------------------------------------------------------ */

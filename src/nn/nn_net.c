@@ -274,9 +274,18 @@ const float *nn_forward_from(nn_net *net, const float *x, const int *y, int B, c
         size_t D = shape_n(L->C, L->H, L->W);
         double t0 = net->prof ? now() : 0.0;
         switch (L->spec.kind) {
-        case NN_CONV3:
-            nn_conv3_forward_t(L->out, in, P + L->w_off, P + L->b_off, net->col, B, L->C, L->H, L->W, L->OC, nt);
+        case NN_CONV3: {
+            /* an in-place ReLU after it is done in the convolution's store (same bits) */
+            int relu = l + 1 < net->nlayers && net->layers[l + 1].spec.kind == NN_RELU && net->layers[l + 1].inplace;
+            nn_conv3_forward_ex(L->out, in, P + L->w_off, P + L->b_off, net->col, B, L->C, L->H, L->W, L->OC, relu, nt);
+            if (relu) {
+                if (net->prof) net->prof[2 * l] += now() - t0;
+                l++; /* the ReLU's output is this buffer */
+                in = net->layers[l].out;
+                continue;
+            }
             break;
+        }
         case NN_MAXPOOL2: nn_maxpool2_forward(L->out, in, B, L->C, L->H, L->W); break;
         case NN_DENSE: nn_dense_forward(L->out, in, P + L->w_off, P + L->b_off, B, (int)D, L->OC); break;
         case NN_RELU: nn_relu_forward(L->out, in, D * (size_t)B); break;
@@ -320,13 +329,18 @@ void nn_backward(nn_net *net, const float *x, const int *y, int B, float scale)
         float *G = net->grads;
         const float *P = net->params;
         int swap = 1;
+        /* The backward of an in-place ReLU just before a convolution or pooling (its output is their
+         * input) is fused into their input-gradient store, and then skipped (same bits). */
+        int relu_in = din && l >= 2 && net->layers[l - 1].spec.kind == NN_RELU && net->layers[l - 1].inplace &&
+                      (L->spec.kind == NN_CONV3 || L->spec.kind == NN_MAXPOOL2);
         switch (L->spec.kind) {
         case NN_CONV3:
-            nn_conv3_backward_t(din, G + L->w_off, G + L->b_off, gout, in, P + L->w_off, net->col, B, L->C, L->H,
-                                L->W, L->OC, 1, nt);
+            nn_conv3_backward_ex(din, G + L->w_off, G + L->b_off, gout, in, P + L->w_off, net->col, B, L->C, L->H,
+                                 L->W, L->OC, 1, relu_in, nt);
             break;
         case NN_MAXPOOL2:
-            if (din) nn_maxpool2_backward_write(din, gout, in, B, L->C, L->H, L->W);
+            if (din && relu_in) nn_maxpool2_backward_write_relu(din, gout, in, B, L->C, L->H, L->W);
+            else if (din) nn_maxpool2_backward_write(din, gout, in, B, L->C, L->H, L->W);
             break;
         case NN_DENSE:
             if (din) memset(din, 0, sizeof(float) * D * (size_t)B);
@@ -348,6 +362,7 @@ void nn_backward(nn_net *net, const float *x, const int *y, int B, float scale)
             gout = gin;
             gin = t;
         }
+        if (relu_in) l--; /* the ReLU's backward is done */
     }
 }
 
