@@ -43,7 +43,7 @@ typedef struct {
 
 typedef struct {
     float *buf; /* stage inputs | Winograd scratch | im2col columns | im2col output */
-    float *V, *M, *tmp, *col, *cout; /* M at the same place for every stage: kept all zero */
+    float *V, *M, *tmp, *col, *cout;
 } thread_ws;
 
 struct nn_infer_ws {
@@ -197,7 +197,7 @@ static int ws_make(nn_net *net, int nt, struct nn_infer_ws **out)
         rc = H19_ENOMEM;
     for (int t = 0; t < nt && !rc; t++) {
         thread_ws *T = &ws->tw[t];
-        /* calloc: the padded buffers' borders and M must start zero (then stay so) */
+        /* calloc: the padded buffers' borders must be zero, and are never written after */
         if (!(T->buf = h19_calloc(per + vmax + mmax + tmax + col + cout + 1, sizeof(float)))) {
             rc = H19_ENOMEM;
             break;

@@ -74,8 +74,7 @@ void nn_wino_filter_t(float *U, const float *w, int C, int K, int nt);
 /* Scratch of one nn_wino_conv_map call, in floats: V, M and the row temporaries. */
 void nn_wino_sizes(int C, int H, int W, int K, size_t *v, size_t *m, size_t *tmp);
 /* One sample, Winograd: dst = post(bias + conv(input)), input padded as above (PH x PW, zeros
- * outside the image); the same SGEMMs as nn_conv3_forward, so the same bits. One thread. M must
- * be all zero on entry and is left all zero (no clearing pass: the SGEMMs add into it). */
+ * outside the image); the same SGEMMs as nn_conv3_forward, so the same bits. One thread. */
 void nn_wino_conv_map(const nn_map *dst, const float *pad, const float *U, const float *bias, float *V, float *M,
                       float *tmp, int C, int K, int H, int W, nn_post post);
 /* One sample, im2col (the thin convolutions): out [K][H][W], col [C*9][H*W] scratch. One thread. */

@@ -456,6 +456,21 @@ static void wino_filter_adjoint(float *dw, const float *dU, int Cin, int Cout, i
     }
 }
 
+/* M[xi] (Cout x T) = U[xi] (Cout x Cin) . V[xi] (Cin x T) for the 16 xi. M is cleared with memset and
+ * the SGEMM adds into it (beta 1): OpenBLAS 0.3.21's beta = 0 clears C in a separate slow pass
+ * (sgemm_beta, 25-50% of these SGEMMs' time, measured on the 32 x 512 x 32 blocks of the slice
+ * CNN's second layer); it too clears C and then adds, so the bits are the same. */
+static void wino_gemm16(float *M, size_t mplane, const float *U, const float *V, size_t vplane, int Cin, int Cout,
+                        int T)
+{
+    for (int xi = 0; xi < 16; xi++) {
+        float *m = M + (size_t)xi * mplane;
+        memset(m, 0, sizeof(float) * (size_t)Cout * T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin, Cin,
+                    V + (size_t)xi * vplane, T, 1.0f, m, T);
+    }
+}
+
 /* relu as the network's in-place ReLU writes it (job_relu mode 3): -0 and NaN become +0 */
 static inline float relu1(float v) { return v > 0.0f ? v : 0.0f; }
 
@@ -546,9 +561,7 @@ static void wino_conv(float *out, const float *in, const float *bias, const floa
         int T = (ty1 - ty0) * TW; /* tiles in this block */
         size_t vplane = wino_plane((size_t)Cin * T), mplane = wino_plane((size_t)Cout * T);
         wino_input(V, pad, E, O, Cin, ty0, ty1, TW, PW, pplane);
-        for (int xi = 0; xi < 16; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin,
-                        Cin, V + (size_t)xi * vplane, T, 0.0f, M + (size_t)xi * mplane, T);
+        wino_gemm16(M, mplane, U, V, vplane, Cin, Cout, T);
         for (int k = 0; k < Cout; k++) {
             float *o = out + (size_t)k * H * W;
             float b = add || !bias ? 0.0f : bias[k];
@@ -593,20 +606,6 @@ void nn_wino_sizes(int C, int H, int W, int K, size_t *v, size_t *m, size_t *tmp
     *tmp = WINO_TMP_ROWS * ((size_t)TW + 1);
 }
 
-/* wino_out_row, then m = 0 for the values read: the next block's SGEMM adds into a zero M (beta 1),
- * which OpenBLAS's beta = 0 would otherwise clear in a separate pass over M (10% of the inference
- * time). x + 0 is x for every x but -0, and 0 + (-0) is what OpenBLAS's beta = 0 gives too (it
- * clears C, then adds), so the bits are the same. */
-NN_CLONES
-static void wino_out_row_zero(float *restrict Y0, float *restrict Y1, float *restrict Y2, float *restrict Y3,
-                              float *restrict m, size_t mp, int TW)
-{
-    wino_out_row(Y0, Y1, Y2, Y3, m, mp, TW);
-    for (int j = 0; j < 16; j++) {
-        float *restrict q = m + (size_t)j * mp;
-        for (int tx = 0; tx < TW; tx++) q[tx] = 0.0f;
-    }
-}
 
 typedef struct {
     float *U;
@@ -631,7 +630,7 @@ void nn_wino_filter_t(float *U, const float *w, int C, int K, int nt)
  * written through dst with the ReLU / pooling that follow fused in (nn_internal.h). The blocks, the
  * transforms and the 16 SGEMMs are wino_conv's, call for call (OpenBLAS's sums depend on the GEMM
  * shape, so the shapes must stay), hence the same bits as wino_conv followed by the separate
- * ReLU and pooling passes. M must be all zero on entry and is left so (wino_out_row_zero). */
+ * ReLU and pooling passes. */
 void nn_wino_conv_map(const nn_map *dst, const float *pad, const float *U, const float *bias, float *V, float *M,
                       float *tmp, int Cin, int Cout, int H, int W, nn_post post)
 {
@@ -650,20 +649,16 @@ void nn_wino_conv_map(const nn_map *dst, const float *pad, const float *U, const
         int T = (ty1 - ty0) * TW;
         size_t vplane = wino_plane((size_t)Cin * T), mplane = wino_plane((size_t)Cout * T);
         wino_input(V, pad, E, O, Cin, ty0, ty1, TW, PW, pplane);
-        for (int xi = 0; xi < 16; xi++)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Cout, T, Cin, 1.0f, U + (size_t)xi * Cout * Cin,
-                        Cin, V + (size_t)xi * vplane, T, 1.0f, M + (size_t)xi * mplane, T);
+        wino_gemm16(M, mplane, U, V, vplane, Cin, Cout, T);
         for (int k = 0; k < Cout; k++) {
             float *o = dst->p + (size_t)k * dst->cs;
             float b = bias[k];
             for (int ty = ty0; ty < ty1; ty++) {
-                /* (a tile row an odd height leaves outside every pooling window is read all the same,
-                 * to clear its M) */
-                wino_out_row_zero(Y0, Y1, Y2, Y3, M + (size_t)k * T + (size_t)(ty - ty0) * TW, mplane, TW);
+                if (post.pool && ty >= OH) continue; /* the row an odd height leaves outside every window */
+                wino_out_row(Y0, Y1, Y2, Y3, M + (size_t)k * T + (size_t)(ty - ty0) * TW, mplane, TW);
                 int y = 2 * ty;
                 if (post.pool) {
-                    if (ty < OH)
-                        wino_map_pool(o + (size_t)ty * dst->ys, Y0, Y1, Y2, Y3, b, OW, post.relu_pre, post.relu_post);
+                    wino_map_pool(o + (size_t)ty * dst->ys, Y0, Y1, Y2, Y3, b, OW, post.relu_pre, post.relu_post);
                 } else {
                     wino_map_row(o + (size_t)y * dst->ys, Y0, Y1, b, W, relu);
                     if (y + 1 < H) wino_map_row(o + (size_t)(y + 1) * dst->ys, Y2, Y3, b, W, relu);
@@ -857,7 +852,8 @@ static void job_dw(void *p, long lo, long hi, int part)
                 im2col3(ts, x, C, H, W);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, K, C9, HW, 1.0f, gr, HW, ts, HW, 1.0f, acc, C9);
                 /* dcol[C9][HW] = w[K][C9]^T . g[K][HW], then scatter back (col reused as dcol). */
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, HW, K, 1.0f, j->w, C9, gr, HW, 0.0f, ts, HW);
+                memset(ts, 0, sizeof(float) * (size_t)C9 * HW); /* beta 1 on zeros: wino_gemm16 */
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C9, HW, K, 1.0f, j->w, C9, gr, HW, 1.0f, ts, HW);
                 float *dn = j->din + (size_t)n * C * HW;
                 if (j->din_write) memset(dn, 0, sizeof(float) * (size_t)C * HW);
                 col2im3_add(dn, ts, C, H, W);
