@@ -519,27 +519,11 @@ static void wino_map_pool(float *restrict q, const float *restrict Y0, const flo
     }
 }
 
-/* The input gradient of a convolution whose input came out of a ReLU, the ReLU's backward fused
- * in: p = x > 0 ? 0 + Y : 0 for the ReLU output x, which is the bits of writing p = 0 + Y and then
- * nn_relu_backward_inplace (p = x > 0 ? p + 0 : 0; (y + 0) + 0 is y + 0). */
-NN_CLONES
-static void wino_mask_row(float *restrict p, const float *restrict Ya, const float *restrict Yb,
-                          const float *restrict x, int W)
-{
-    int xe = W / 2;
-    for (int tx = 0; tx < xe; tx++) {
-        p[2 * tx] = x[2 * tx] > 0.0f ? 0.0f + Ya[tx] : 0.0f;
-        p[2 * tx + 1] = x[2 * tx + 1] > 0.0f ? 0.0f + Yb[tx] : 0.0f;
-    }
-    if (W & 1) p[W - 1] = x[W - 1] > 0.0f ? 0.0f + Ya[xe] : 0.0f;
-}
-
 /* One sample: out[Cout][H][W] = (add ? out : bias) + conv(in[Cin][H][W]) with U from wino_filter
- * (bias NULL: 0); ts is one thread's scratch. Without add: relu = 1 stores ReLU(bias + conv) (the
- * ReLU layer after it fused); mask != NULL ([Cout][H][W], bias NULL) stores mask > 0 ? conv : 0
- * (the ReLU backward before it fused, wino_mask_row). */
+ * (bias NULL: 0); ts is one thread's scratch. Without add, relu = 1 stores ReLU(bias + conv) (the
+ * ReLU layer after it fused). */
 static void wino_conv(float *out, const float *in, const float *bias, const float *U, float *ts, int Cin, int Cout,
-                      int H, int W, int add, int relu, const float *mask)
+                      int H, int W, int add, int relu)
 {
     int TH = (H + 1) / 2, TW = (W + 1) / 2, PW = 2 * TW + 2, PH = 2 * TH + 2;
     int rows = wino_block_rows(Cin, Cout, TH, TW);
@@ -572,10 +556,6 @@ static void wino_conv(float *out, const float *in, const float *bias, const floa
                 if (add) {
                     wino_out_store(p0, Y0, Y1, b, W, 1);
                     if (y + 1 < H) wino_out_store(p0 + W, Y2, Y3, b, W, 1);
-                } else if (mask) {
-                    const float *m0 = mask + (size_t)k * H * W + (size_t)y * W;
-                    wino_mask_row(p0, Y0, Y1, m0, W);
-                    if (y + 1 < H) wino_mask_row(p0 + W, Y2, Y3, m0 + W, W);
                 } else {
                     wino_map_row(p0, Y0, Y1, b, W, relu);
                     if (y + 1 < H) wino_map_row(p0 + W, Y2, Y3, b, W, relu);
@@ -769,7 +749,7 @@ static void job_forward(void *p, long lo, long hi, int part)
         const float *x = j->in + (size_t)n * C * HW;
         float *o = j->out + (size_t)n * K * HW;
         if (j->wino) {
-            wino_conv(o, x, j->b, j->col, ts, C, K, H, W, 0, j->relu, NULL);
+            wino_conv(o, x, j->b, j->col, ts, C, K, H, W, 0, j->relu);
             continue;
         }
         for (int k = 0; k < K; k++) {
@@ -882,9 +862,12 @@ static void job_din(void *p, long lo, long hi, int part)
     conv_job *j = p;
     size_t HW = (size_t)j->H * j->W;
     float *ts = j->thr + (size_t)part * j->per;
-    for (long n = lo; n < hi; n++)
-        wino_conv(j->din + (size_t)n * j->C * HW, j->dout + (size_t)n * j->K * HW, NULL, j->col, ts, j->K, j->C, j->H,
-                  j->W, !j->din_write, 0, j->relu ? j->in + (size_t)n * j->C * HW : NULL);
+    for (long n = lo; n < hi; n++) {
+        float *dn = j->din + (size_t)n * j->C * HW;
+        wino_conv(dn, j->dout + (size_t)n * j->K * HW, NULL, j->col, ts, j->K, j->C, j->H, j->W, !j->din_write, 0);
+        /* the ReLU backward of the input, on this sample while its gradient is in cache */
+        if (j->relu) relu_mask_sample(dn, j->in + (size_t)n * j->C * HW, (size_t)j->C * HW);
+    }
 }
 
 void nn_conv3_backward_t(float *din, float *dw, float *db, const float *dout, const float *in, const float *w,

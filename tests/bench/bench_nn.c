@@ -24,6 +24,15 @@ static double now(void)
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* CPU seconds of the whole process (all threads): less sensitive to other jobs than the wall time,
+ * since a thread that waits for a core is not charged */
+static double cpu_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static const char *kname(nn_kind k)
 {
     const char *n[] = {"?", "conv3", "maxpool2", "dense", "relu", "dropout", "softmax", "sigmoid"};
@@ -63,17 +72,22 @@ int main(int argc, char **argv)
     for (int i = 0; i < nmax; i++) y[i] = (int)h19_rng_below(&r, 3);
     float *prob = malloc(sizeof(float) * (size_t)nmax * 3);
 
-    /* warm-up: one inference batch (page faults, BLAS thread start) */
+    /* warm-up: one inference batch (page faults, BLAS thread start), then the inference timed
+     * before training too: the two figures differ only by what training left behind (and by the
+     * machine's load, which varies) */
     nn_predict(net, X, micro, prob, MPI_COMM_SELF);
+    double tb0 = now();
+    nn_predict(net, X, ninf, prob, MPI_COMM_SELF);
+    double tinf0 = now() - tb0;
 
     double *prof = calloc(2 * (size_t)net->nlayers, sizeof(double));
     net->prof = prof;
     h.epochs = 1;
     h.patience = 0;
     nn_fit_result res;
-    double t0 = now();
+    double c0 = cpu_now(), t0 = now();
     int rc = n > 0 ? nn_fit(net, &h, (nn_key){1, 0, 0}, X, y, n, NULL, NULL, 0, MPI_COMM_SELF, &res) : H19_OK;
-    double ttrain = now() - t0;
+    double ttrain = now() - t0, ctrain = cpu_now() - c0;
     if (n == 0) n = 1; /* inference only (train_batches 0): the training rows print 0 */
     if (rc) {
         fprintf(stderr, "bench_nn: %s\n", h19_errmsg());
@@ -82,14 +96,18 @@ int main(int argc, char **argv)
     double *tprof = malloc(sizeof(double) * 2 * net->nlayers);
     memcpy(tprof, prof, sizeof(double) * 2 * net->nlayers);
     memset(prof, 0, sizeof(double) * 2 * net->nlayers);
+    c0 = cpu_now();
     t0 = now();
     nn_predict(net, X, ninf, prob, MPI_COMM_SELF);
-    double tinf = now() - t0;
+    double tinf = now() - t0, cinf = cpu_now() - c0;
 
     printf("hust19 slice CNN %dx%dx%d, batch %d (micro-batch %d), %zu parameters\n", C, H, W, h.batch, micro,
            net->nparams);
     printf("hust19 train: %d slices in %.2f s = %.2f slices/s\n", n, ttrain, n / ttrain);
     printf("hust19 infer: %d slices in %.2f s = %.2f slices/s\n", ninf, tinf, ninf / tinf);
+    printf("(inference before training: %.2f slices/s)\n", ninf / tinf0);
+    printf("hust19 CPU time per slice (all threads): train %.1f ms, infer %.1f ms\n", 1e3 * ctrain / n,
+           1e3 * cinf / ninf);
     printf("%-3s %-9s %-14s %10s %10s %10s %10s\n", "l", "layer", "out", "fwd ms/sl", "fwd GF/s", "bwd ms/sl",
            "bwd GF/s");
     double tf = 0, tb = 0;
