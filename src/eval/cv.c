@@ -696,14 +696,6 @@ static int fuse(const h19_job *job, int select, int K, int ntr, const int *ytr, 
                 for (int k = 0; k < K; k++) out[(size_t)i * Ks + (size_t)k] = NAN;
                 continue;
             }
-            if (select && mode == both && both) {
-                /* the selection kept one base model: its own scores. A PLR on one model's scores
-                 * only recalibrates them per fold, which adds no discrimination within a fold but
-                 * reorders patients across folds (pooled out-of-fold AUC: iCTCF mortality cf-lr
-                 * 0.8994, recalibrated 0.8973) */
-                memcpy(out + (size_t)i * Ks, both == 1 ? a : b, sizeof(double) * Ks);
-                continue;
-            }
             double z[32];
             int q = 0;
             if (mode != 2) q += feat(a, K, job->plr_logit, z);
