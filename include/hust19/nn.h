@@ -260,7 +260,9 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
            const float *Xval, const int *yval, int nval, MPI_Comm comm, nn_fit_result *res);
 
 /* Probabilities [n][nout] for n samples, in batches of max_batch, without dropout. With a
- * communicator of size > 1 the batches are split over ranks and gathered (every rank gets all). */
+ * communicator of size > 1 the batches are split over ranks and gathered (every rank gets all).
+ * Nets with convolutions run sample by sample with the ReLU/pooling fused (nn_infer.c, docs/nn.md
+ * "Performance"), bit-identical to nn_forward on the same batches; the workspace is kept in the net. */
 int nn_predict(nn_net *net, const float *X, int n, float *prob, MPI_Comm comm);
 /* Accuracy of prob [n][nout] against y (argmax, or p >= 0.5 for one output). */
 double nn_accuracy(const float *prob, const int *y, int n, int nout);
