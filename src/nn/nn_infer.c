@@ -190,7 +190,7 @@ static int ws_make(nn_net *net, int nt, struct nn_infer_ws **out)
     size_t rows = (size_t)ws->group * ws->mb;
     int rc = H19_OK;
     ws->nU = nU;
-    if ((nU && !(ws->U = h19_malloc(sizeof(float) * nU))) || !(ws->din = h19_malloc(sizeof(float) * rows * ws->D)) ||
+    if ((nU && !(ws->U = h19_malloc(sizeof(float) * nU))) || !(ws->din = nn_big_alloc(rows * ws->D, 1)) ||
         !(ws->dout = h19_malloc(sizeof(float) * rows * (size_t)LD->OC)) ||
         !(ws->gidx = h19_malloc(sizeof(int) * rows)) || !(ws->grow = h19_malloc(sizeof(int) * rows)) ||
         !(ws->tw = h19_calloc((size_t)nt, sizeof *ws->tw)))
@@ -198,7 +198,7 @@ static int ws_make(nn_net *net, int nt, struct nn_infer_ws **out)
     for (int t = 0; t < nt && !rc; t++) {
         thread_ws *T = &ws->tw[t];
         /* calloc: the padded buffers' borders must be zero, and are never written after */
-        if (!(T->buf = h19_calloc(per + vmax + mmax + tmax + col + cout + 1, sizeof(float)))) {
+        if (!(T->buf = nn_big_alloc(per + vmax + mmax + tmax + col + cout + 1, 1))) {
             rc = H19_ENOMEM;
             break;
         }

@@ -15,6 +15,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* n floats, 2 MiB-aligned and advised as transparent huge pages when >= 2 MiB (nn_net.c); zero = 1
+ * clears them. NULL with h19_fail on failure; release with free(). */
+float *nn_big_alloc(size_t n, int zero);
+
 /* Threads for the nn kernels: OpenBLAS's current count (>= 1). */
 int nn_threads(void);
 

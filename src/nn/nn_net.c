@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 static double now(void)
@@ -34,6 +35,29 @@ static const char *kind_name(nn_kind k)
     case NN_SIGMOID_BCE: return "sigmoid";
     }
     return "?";
+}
+
+/* n floats on 2 MiB-aligned memory advised as transparent huge pages (this system's THP mode is
+ * "madvise": plain malloc memory gets 4 KiB pages); zero = 1 clears (and so touches) it. The
+ * slice CNN's buffers are tens of MB per layer, thousands of small pages against a second-level
+ * TLB of ~2,000 entries; with huge pages the fused inference ran ~10-25 % faster on the loaded
+ * development VM, and lost less after sitting idle (e.g. during training) while the kernel's
+ * memory monitor (DAMON) aged its page tables. Freed with free(). */
+float *nn_big_alloc(size_t n, int zero)
+{
+    size_t align = (size_t)2 << 20, bytes = sizeof(float) * (n ? n : 1);
+    if (bytes >= align) bytes = (bytes + align - 1) & ~(align - 1);
+    else align = 64; /* small: no huge page to gain */
+    void *p = NULL;
+    if (posix_memalign(&p, align, bytes) != 0) {
+        h19_fail(H19_ENOMEM, "out of memory allocating %zu bytes", bytes);
+        return NULL;
+    }
+#ifdef MADV_HUGEPAGE
+    if (align > 64) (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: else small pages */
+#endif
+    if (zero) memset(p, 0, bytes);
+    return p;
 }
 
 static size_t shape_n(int C, int H, int W) { return (size_t)C * (size_t)H * (size_t)W; }
@@ -73,19 +97,18 @@ static int alloc_acts(nn_net *net, int max_batch)
         size_t on = shape_n(L->OC, L->OH, L->OW) * (size_t)max_batch;
         if (L->inplace) {
             L->out = net->layers[l - 1].out;
-        } else if (!(L->out = h19_malloc(sizeof(float) * on))) {
+        } else if (!(L->out = nn_big_alloc(on, 0))) {
             return h19_fail_ctx(H19_ENOMEM, "nn: activations of layer %d (%s): ", l, kind_name(L->spec.kind));
         }
-        if (L->spec.kind == NN_DROPOUT && !(L->mask = h19_malloc(sizeof(float) * on)))
+        if (L->spec.kind == NN_DROPOUT && !(L->mask = nn_big_alloc(on, 0)))
             return H19_ENOMEM;
     }
     int nt = nn_threads();
     size_t col = col_floats(net, nt);
     net->col_threads = nt;
     size_t g = net->act_max * (size_t)max_batch;
-    if (!(net->gbuf[0] = h19_malloc(sizeof(float) * g)) || !(net->gbuf[1] = h19_malloc(sizeof(float) * g)))
-        return H19_ENOMEM;
-    if (col && !(net->col = h19_malloc(sizeof(float) * col))) return H19_ENOMEM;
+    if (!(net->gbuf[0] = nn_big_alloc(g, 0)) || !(net->gbuf[1] = nn_big_alloc(g, 0))) return H19_ENOMEM;
+    if (col && !(net->col = nn_big_alloc(col, 0))) return H19_ENOMEM;
     net->max_batch = max_batch;
     return H19_OK;
 }
@@ -179,7 +202,7 @@ int nn_net_create(nn_net **out, int C, int H, int W, const nn_layer_spec *spec, 
     net->nparams = off;
     net->act_max = amax;
     if (!rc) {
-        float *p = h19_calloc(4 * (off ? off : 1), sizeof(float));
+        float *p = nn_big_alloc(4 * (off ? off : 1), 1);
         if (!p) rc = H19_ENOMEM;
         else {
             net->params = p;
