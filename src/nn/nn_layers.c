@@ -474,6 +474,23 @@ static void wino_gemm16(float *M, size_t mplane, const float *U, const float *V,
 /* relu as the network's in-place ReLU writes it (job_relu mode 3): -0 and NaN become +0 */
 static inline float relu1(float v) { return v > 0.0f ? v : 0.0f; }
 
+/* The maximum of one 2x2 window (a, b | c, d), compared in the row-major order of job_pool_fwd,
+ * with the ReLU before the pooling (rpre) and/or after it (rpost) fused: the bits of separate passes. */
+static inline float pool4(float a, float b, float c, float d, int rpre, int rpost)
+{
+    if (rpre) {
+        a = relu1(a);
+        b = relu1(b);
+        c = relu1(c);
+        d = relu1(d);
+    }
+    float m = a;
+    m = b > m ? b : m;
+    m = c > m ? c : m;
+    m = d > m ? d : m;
+    return rpost ? relu1(m) : m;
+}
+
 /* One output row of a Winograd tile row, p = b + Y (then ReLU): wino_out_store's expression. */
 NN_CLONES
 static void wino_map_row(float *restrict p, const float *restrict Ya, const float *restrict Yb, float b, int W,
@@ -503,20 +520,7 @@ NN_CLONES
 static void wino_map_pool(float *restrict q, const float *restrict Y0, const float *restrict Y1,
                           const float *restrict Y2, const float *restrict Y3, float b, int OW, int rpre, int rpost)
 {
-    for (int tx = 0; tx < OW; tx++) {
-        float a = b + Y0[tx], c1 = b + Y1[tx], c2 = b + Y2[tx], c3 = b + Y3[tx];
-        if (rpre) {
-            a = relu1(a);
-            c1 = relu1(c1);
-            c2 = relu1(c2);
-            c3 = relu1(c3);
-        }
-        float m = a;
-        m = c1 > m ? c1 : m;
-        m = c2 > m ? c2 : m;
-        m = c3 > m ? c3 : m;
-        q[tx] = rpost ? relu1(m) : m;
-    }
+    for (int tx = 0; tx < OW; tx++) q[tx] = pool4(b + Y0[tx], b + Y1[tx], b + Y2[tx], b + Y3[tx], rpre, rpost);
 }
 
 /* One sample: out[Cout][H][W] = (add ? out : bias) + conv(in[Cin][H][W]) with U from wino_filter
@@ -684,20 +688,8 @@ void nn_post_map(const nn_map *dst, const float *src, int C, int H, int W, nn_po
         for (int y = 0; y < OH; y++) {
             const float *restrict r0 = x + (size_t)(2 * y) * W, *restrict r1 = r0 + W;
             float *restrict q = o + (size_t)y * dst->ys;
-            for (int xx = 0; xx < OW; xx++) {
-                float a = r0[2 * xx], c1 = r0[2 * xx + 1], c2 = r1[2 * xx], c3 = r1[2 * xx + 1];
-                if (post.relu_pre) {
-                    a = relu1(a);
-                    c1 = relu1(c1);
-                    c2 = relu1(c2);
-                    c3 = relu1(c3);
-                }
-                float m = a;
-                m = c1 > m ? c1 : m;
-                m = c2 > m ? c2 : m;
-                m = c3 > m ? c3 : m;
-                q[xx] = post.relu_post ? relu1(m) : m;
-            }
+            for (int xx = 0; xx < OW; xx++)
+                q[xx] = pool4(r0[2 * xx], r0[2 * xx + 1], r1[2 * xx], r1[2 * xx + 1], post.relu_pre, post.relu_post);
         }
     }
 }
