@@ -45,7 +45,8 @@ typedef enum {
 } ct_synth_class;
 
 /* Per-slice ground truth, in the order of the slice CNN's softmax (DESIGN.md: NiCT, pCT, nCT). */
-typedef enum { CT_SYNTH_NICT = 0, CT_SYNTH_PCT = 1, CT_SYNTH_NCT = 2 } ct_synth_label;
+/* CT_SYNTH_UNSURE: a COVID opacity too faint or too small to call (not in slice_labels.csv). */
+typedef enum { CT_SYNTH_NICT = 0, CT_SYNTH_PCT = 1, CT_SYNTH_NCT = 2, CT_SYNTH_UNSURE = 3 } ct_synth_label;
 
 /* Short names: "control", "cap", "type1", "type2" / "NiCT", "pCT", "nCT". Static strings. */
 const char *ct_synth_class_name(int cls);
@@ -68,6 +69,8 @@ typedef struct {
     double noise_min, noise_max; /* per-patient noise SD (HU), uniform in [min, max] */
     double nict_lung_mm2;      /* lung area below this → NiCT */
     double pct_lesion_mm2;     /* COVID lesion area at or above this → pCT */
+    double lesion_hu;          /* a lung pixel is lesion when COVID opacities raised it >= this */
+    double faint_hu;           /* nCT needs no lung pixel raised >= this (else "uncertain") */
     ct_synth_lesion_params type1, type2, cap;
     double control_minor;      /* probability a control has a minor non-COVID finding */
 } ct_synth_params;
@@ -97,7 +100,7 @@ int ct_synth_nlesions(const ct_synth_patient *p);
 typedef struct {
     int label;            /* ct_synth_label */
     long lung_px;         /* pixels of lung (parenchyma, vessels and lesions inside it) */
-    long lesion_px;       /* pixels of COVID lesion (weight >= 0.5); 0 for control and CAP */
+    long lesion_px;       /* lung pixels raised >= lesion_hu by COVID lesions; 0 for control and CAP */
     long cap_px;          /* pixels of CAP consolidation */
     double lung_mm2, lesion_mm2;
     double z;             /* mm */

@@ -111,13 +111,13 @@ static double value_noise(uint64_t key, double x, double y, double z, double cel
 /* ---- names ------------------------------------------------------------------------------------ */
 
 static const char *const k_class_names[] = {"control", "cap", "type1", "type2"};
-static const char *const k_label_names[] = {"NiCT", "pCT", "nCT"};
+static const char *const k_label_names[] = {"NiCT", "pCT", "nCT", "uncertain"};
 
 const char *ct_synth_class_name(int cls)
 {
     return cls >= 0 && cls < CT_SYNTH_NCLASS ? k_class_names[cls] : "?";
 }
-const char *ct_synth_label_name(int label) { return label >= 0 && label < 3 ? k_label_names[label] : "?"; }
+const char *ct_synth_label_name(int label) { return label >= 0 && label < 4 ? k_label_names[label] : "?"; }
 int ct_synth_class_parse(const char *s)
 {
     for (int i = 0; i < CT_SYNTH_NCLASS; i++)
@@ -136,6 +136,8 @@ void ct_synth_params_default(ct_synth_params *p)
     p->noise_max = 25;
     p->nict_lung_mm2 = 300;  /* ~ a 2 cm disc: below it the slice shows no usable lung */
     p->pct_lesion_mm2 = 30;  /* ~ a 6 mm opacity: the smallest a reader would mark */
+    p->lesion_hu = 100;      /* a lesion pixel: raised >= 100 HU (4-7 noise SDs, 17 grey levels) */
+    p->faint_hu = 30;        /* nCT only if no COVID lesion raises any lung pixel by this much */
     /* Type I (mild/regular): a few small peripheral GGOs. */
     p->type1 = (ct_synth_lesion_params){2, 5, 10, 24, -600, -400, 0.05, 0.0};
     /* Type II (severe/critical): many, larger, denser, often with consolidation and paving. */
@@ -173,6 +175,9 @@ int ct_synth_params_check(const ct_synth_params *p)
                         p->noise_min, p->noise_max);
     if (!(p->nict_lung_mm2 >= 0 && p->pct_lesion_mm2 >= 0))
         return h19_fail(H19_EARG, "synth thresholds must be >= 0");
+    if (!(p->faint_hu > 0 && p->lesion_hu >= p->faint_hu && p->lesion_hu <= 2000))
+        return h19_fail(H19_EARG, "synth thresholds: need 0 < faint_hu (%g) <= lesion_hu (%g) <= 2000",
+                        p->faint_hu, p->lesion_hu);
     if (!(p->control_minor >= 0 && p->control_minor <= 1))
         return h19_fail(H19_EARG, "synth control_minor %g is not a probability", p->control_minor);
     H19_TRY(check_lp("type1", &p->type1));
@@ -760,6 +765,7 @@ typedef struct {
     int S;
     float *img;
     uint8_t *lung, *mark, *bronch;
+    float *raise; /* HU added by COVID lesions (GGO and cores), before vessels: the label's evidence */
 } canvas;
 
 /* Pixel bounding box of a body-frame disc (cx, cy, R). Returns 0 if empty. */
@@ -831,11 +837,11 @@ static void draw_lesions(canvas *cv, double z, int pass)
                         if (fx > 0.42 || fy > 0.42) target += l->paving;
                     }
                     cv->img[o] = (float)(bg + (target - bg) * wt);
-                    if (w >= 0.5 && wt >= 0.3) cv->mark[o] = 1;
+                    cv->raise[o] += (float)((target - bg) * wt);
                 } else if (pass == 1 && l->kind == LES_GGO && l->core > 0 && q < l->core) {
                     double wc = smooth01((l->core - q) / (0.5 * l->core));
                     cv->img[o] = (float)(bg + (l->hu_core - bg) * wc);
-                    cv->mark[o] = 1;
+                    cv->raise[o] += (float)((l->hu_core - bg) * wc);
                 } else if (pass == 1 && l->kind != LES_GGO) {
                     double target = l->hu;
                     /* air bronchograms: bronchi stay aerated inside lobar consolidation */
@@ -892,8 +898,8 @@ int ct_synth_render(const ct_synth_patient *p, int k, int16_t *hu, ct_synth_slic
         return h19_fail(H19_EARG, "ct_synth_render: slice %d is out of range [0, %d)", k, p->nslices);
     int S = p->prm.size;
     size_t n = (size_t)S * S;
-    canvas cv = {p, S, NULL, NULL, NULL, NULL};
-    cv.img = h19_malloc(sizeof *cv.img * n * 2);
+    canvas cv = {p, S, NULL, NULL, NULL, NULL, NULL};
+    cv.img = h19_calloc(n * 3, sizeof *cv.img);
     cv.lung = h19_calloc(n * 3, 1);
     if (!cv.img || !cv.lung) {
         free(cv.img);
@@ -901,6 +907,7 @@ int ct_synth_render(const ct_synth_patient *p, int k, int16_t *hu, ct_synth_slic
         return H19_ENOMEM;
     }
     float *tmp = cv.img + n;
+    cv.raise = cv.img + 2 * n;
     cv.mark = cv.lung + n;
     cv.bronch = cv.lung + 2 * n;
     double z = ct_synth_slice_z(p, k);
@@ -931,10 +938,16 @@ int ct_synth_render(const ct_synth_patient *p, int k, int16_t *hu, ct_synth_slic
     draw_vessels(&cv, z);
     draw_lesions(&cv, z, 1);
 
-    long lung_px = 0, les_px = 0, cap_px = 0;
+    /* What a reader sees decides the label, not the lesion's nominal outline: a pixel is lesion when
+     * COVID opacities raised it by >= lesion_hu, and a slice is nCT only when none raised any lung
+     * pixel by faint_hu. The soft edges reach well past the nominal outline (the cap of an ellipsoid
+     * the plane cuts near its pole is a visible ~200 HU haze), so a slice with only a faint or small
+     * opacity is "uncertain" and left out of slice_labels.csv, as a reader leaves such slices out. */
+    long lung_px = 0, les_px = 0, faint_px = 0, cap_px = 0;
     for (size_t o = 0; o < n; o++) {
         lung_px += cv.lung[o] != 0;
-        les_px += cv.mark[o] == 1;
+        les_px += cv.lung[o] && cv.raise[o] >= p->prm.lesion_hu;
+        faint_px += cv.lung[o] && cv.raise[o] >= p->prm.faint_hu;
         cap_px += cv.mark[o] == 2;
     }
 
@@ -975,9 +988,8 @@ int ct_synth_render(const ct_synth_patient *p, int k, int16_t *hu, ct_synth_slic
         info->lesion_mm2 = les_px * a;
         info->z = z;
         if (info->lung_mm2 < p->prm.nict_lung_mm2) info->label = CT_SYNTH_NICT;
-        else if ((p->cls == CT_SYNTH_TYPE1 || p->cls == CT_SYNTH_TYPE2) && les_px > 0 &&
-                 info->lesion_mm2 >= p->prm.pct_lesion_mm2)
-            info->label = CT_SYNTH_PCT;
+        else if (les_px > 0 && info->lesion_mm2 >= p->prm.pct_lesion_mm2) info->label = CT_SYNTH_PCT;
+        else if (faint_px > 0) info->label = CT_SYNTH_UNSURE;
         else info->label = CT_SYNTH_NCT;
     }
     return H19_OK;

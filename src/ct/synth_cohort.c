@@ -363,8 +363,10 @@ int ct_synth_describe(const ct_synth_job *job, const ct_synth_entry *e, int n, s
               job->class_weights[3]);
     sb_printf(b, "image_size: %d\nfov_mm: %g\npixel_mm: %.6g\nnoise_hu: [%g, %g]\n", p->size, p->fov_mm,
               p->fov_mm / p->size, p->noise_min, p->noise_max);
-    sb_printf(b, "thresholds: {nict_lung_mm2: %g, pct_lesion_mm2: %g}\ncontrol_minor: %g\nlesions:\n",
-              p->nict_lung_mm2, p->pct_lesion_mm2, p->control_minor);
+    sb_printf(b,
+              "thresholds: {nict_lung_mm2: %g, pct_lesion_mm2: %g, lesion_hu: %g, faint_hu: %g}\n"
+              "control_minor: %g\nlesions:\n",
+              p->nict_lung_mm2, p->pct_lesion_mm2, p->lesion_hu, p->faint_hu, p->control_minor);
     lesion_yaml(b, "type1", &p->type1);
     lesion_yaml(b, "type2", &p->type2);
     lesion_yaml(b, "cap", &p->cap);

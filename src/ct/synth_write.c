@@ -174,8 +174,10 @@ int ct_synth_write_labels(const ct_synth_job *job, const ct_synth_entry *e, int 
                 break;
             }
             k++;
-            sb_printf(&b, "%d,%s,%d,%s/%.*s,%.*s\n", e[i].id, rel, k, rel, (int)(c1 - line), line,
-                      (int)(c2 - c1 - 1), c1 + 1);
+            /* a slice too faint or small to call is left out, as a reader leaves it unlabelled */
+            if (!(c2 - c1 - 1 == 9 && !strncmp(c1 + 1, "uncertain", 9)))
+                sb_printf(&b, "%d,%s,%d,%s/%.*s,%.*s\n", e[i].id, rel, k, rel, (int)(c1 - line), line,
+                          (int)(c2 - c1 - 1), c1 + 1);
             line = nl;
         }
         if (!rc && k != e[i].nslices)

@@ -30,6 +30,17 @@ n=$(find a1/dicom -name 'IM*.dcm' | wc -l)
 [ "$n" -ge 70 ] || { echo "FAIL: only $n DICOM files"; exit 1; }
 for f in cf.csv manifest.csv slice_labels.csv synth.yaml; do [ -s "a1/$f" ] || { echo "FAIL: no $f"; exit 1; }; done
 grep -q ',pCT$' a1/slice_labels.csv || grep -q ',pCT' a1/slice_labels.csv || { echo "FAIL: no pCT label"; exit 1; }
+# "uncertain" slices (a COVID opacity too faint or small to call) stay in the done markers, never
+# in slice_labels.csv; the labelled patients' other slices are all listed
+grep -q ',uncertain,' a1/.synth/done/*.csv || { echo "FAIL: no uncertain slice in the markers"; exit 1; }
+if grep -q 'uncertain' a1/slice_labels.csv; then echo "FAIL: an uncertain slice in slice_labels.csv"; exit 1; fi
+for m in a1/.synth/done/P*.csv; do
+    id=$((10#$(basename "$m" .csv | tr -d P)))
+    awk -F, -v id="$id" 'NR > 1 && $1 == id' a1/manifest.csv | grep -q ',1$' || continue
+    want=$(awk -F, 'NR > 1 && $2 != "uncertain"' "$m" | wc -l)
+    got=$(awk -F, -v id="$id" 'NR > 1 && $1 == id' a1/slice_labels.csv | wc -l)
+    [ "$want" -eq "$got" ] || { echo "FAIL: patient $id: $got labelled slices, $want certain ones"; exit 1; }
+done
 
 # another seed: different files
 job b 8 > b.yaml

@@ -21,7 +21,7 @@ static ct_synth_params small(void)
 
 /* Render all slices; return the summed lesion area, count labels, fill first/last labels. */
 typedef struct {
-    int nlab[3];
+    int nlab[4]; /* by ct_synth_label, CT_SYNTH_UNSURE included */
     int first, last, mid_label;
     double lesion_mm2, cap_px;
     long max_lesion_px_control;
@@ -46,6 +46,10 @@ static void render_all(const ct_synth_params *prm, uint64_t seed, uint32_t key, 
         /* a pCT slice must show a lesion above the threshold; an nCT slice of a COVID patient not */
         if (in.label == CT_SYNTH_PCT) CHECK(in.lesion_mm2 >= prm->pct_lesion_mm2 && in.lung_mm2 >= prm->nict_lung_mm2);
         if (in.label == CT_SYNTH_NICT) CHECK(in.lung_mm2 < prm->nict_lung_mm2);
+        /* "uncertain": lung present, below the pCT area (a faint or small opacity) */
+        if (in.label == CT_SYNTH_UNSURE)
+            CHECK(in.lung_mm2 >= prm->nict_lung_mm2 && in.lesion_mm2 < prm->pct_lesion_mm2);
+        CHECK(in.label >= 0 && in.label <= CT_SYNTH_UNSURE);
     }
     free(hu);
     ct_synth_patient_free(p);
@@ -114,7 +118,10 @@ int main(void)
             CHECK(st.nlab[CT_SYNTH_NICT] >= 2 && st.nlab[CT_SYNTH_NICT] < NS / 2);
             int covid = cls == CT_SYNTH_TYPE1 || cls == CT_SYNTH_TYPE2;
             if (covid) CHECK_MSG(st.nlab[CT_SYNTH_PCT] > 0, "class %d patient %d has no pCT slice", cls, k);
-            else CHECK(st.nlab[CT_SYNTH_PCT] == 0 && st.lesion_mm2 == 0);
+            else CHECK(st.nlab[CT_SYNTH_PCT] == 0 && st.nlab[CT_SYNTH_UNSURE] == 0 && st.lesion_mm2 == 0);
+            /* the uncertain slices are the few at a lesion's faint poles, not a class of their own */
+            if (covid) CHECK_MSG(st.nlab[CT_SYNTH_UNSURE] <= st.nlab[CT_SYNTH_PCT], "class %d patient %d: %d uncertain, %d pCT",
+                                 cls, k, st.nlab[CT_SYNTH_UNSURE], st.nlab[CT_SYNTH_PCT]);
             if (cls == CT_SYNTH_CAP) CHECK(st.cap_px > 0);
             else CHECK(st.cap_px == 0);
             burden[cls] += st.lesion_mm2 / npat;
