@@ -84,6 +84,11 @@ void cv_ct_free(cv_ct *ct);
  * stage to run first); on failure nothing is left allocated. */
 int cv_inputs_load(h19_job *job, int with_ct, cf_archive *a, cv_ct *ct);
 
+/* cf_dnn.features: keep, in place and in their order, the N columns of Xtr [ntr][*w] and Xte [nte][*w]
+ * whose values best separate ytr's K classes on their own (largest |AUC - 0.5|, the largest over the
+ * classes one-vs-rest for K > 2; ties to the lower column); *w becomes N. N <= 0 or >= *w: no change. */
+int cv_select_columns(float *Xtr, const int *ytr, int ntr, float *Xte, int nte, int K, long N, int *w);
+
 /* 1 if archive row has at least one measured CF ("has CFs"). */
 int cv_has_cf(const cf_archive *a, int row);
 

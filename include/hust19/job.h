@@ -58,11 +58,12 @@ typedef struct {
     cf_outcome outcomes[JOB_MAX_OUTCOMES];
     cf_norm_opts onorm[JOB_MAX_OUTCOMES]; /* per outcome: normalise, overridable under the outcome */
     double olr_C[JOB_MAX_OUTCOMES];       /* per outcome: cf_lr.C, overridable under the outcome */
-    /* per outcome: outcomes.<o>.cf_dnn overrides of val_fraction, ensemble, balance and the training
+    /* per outcome: outcomes.<o>.cf_dnn overrides of val_fraction, ensemble, features, balance and the training
      * keys (ohyper holds the values, ohyper_set a bit per key of job_hyper_keys present) */
     cfg_node *ocf_dnn_node[JOB_MAX_OUTCOMES];
     double oval_fraction[JOB_MAX_OUTCOMES];
     long oensemble[JOB_MAX_OUTCOMES];
+    long ofeatures[JOB_MAX_OUTCOMES];
     int obalance[JOB_MAX_OUTCOMES];
     nn_hyper ohyper[JOB_MAX_OUTCOMES];
     uint32_t ohyper_set[JOB_MAX_OUTCOMES];
@@ -74,6 +75,7 @@ typedef struct {
     nn_hyper cf_hyper;     /* the job's cf_dnn training keys over the engine defaults (validation only) */
     double val_fraction;
     long ensemble;
+    long features;         /* the DNN's inputs: the N columns of largest univariate AUC (0: all) */
     /* cf_lr: the L2 logistic regression on the CFs */
     double lr_C;
     /* cf_dnn class balancing */

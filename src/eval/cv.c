@@ -177,11 +177,70 @@ static int ctx_outcome(const cv_ctx *c)
 
 /* Scores [n][K] of the CF DNN (an ensemble of members, averaged). The outcome's cf_dnn overrides
  * (outcomes.<o>.cf_dnn: val_fraction, ensemble, balance, training keys) apply over the job's. */
-static int fit_dnn(const cv_ctx *c, const float *Xtr, const int *ytr, int ntr, const float *Xte, int nte, int w,
+/* cf_dnn.features = N: keep the N columns of Xtr [ntr][w] (and Xte [nte][w]) that separate the
+ * training rows' classes best on their own — largest |AUC - 0.5| (the largest over the classes,
+ * one-vs-rest, for more than two), ties to the lower column — in their original order, in place;
+ * *w becomes N. Univariate filtering before a network is the usual remedy when the rows are few
+ * against the columns: on iCTCF mortality (718 patients, 57 deceased, ~230 columns with the
+ * missing indicators) the DNN's AUC rises from 0.87 to 0.90 with N = 30 (docs/cv.md). Only the
+ * training rows are seen, so the test rows stay out of the selection (no leak). */
+int cv_select_columns(float *Xtr, const int *ytr, int ntr, float *Xte, int nte, int K, long N, int *w)
+{
+    int W = *w;
+    if (N <= 0 || N >= W) return H19_OK;
+    double *col = h19_malloc(sizeof(double) * (size_t)(ntr + 1)), *sep = h19_malloc(sizeof(double) * (size_t)W);
+    int *yk = h19_malloc(sizeof(int) * (size_t)(ntr + 1)), *ord = h19_malloc(sizeof(int) * (size_t)W);
+    char *keep = h19_malloc((size_t)W);
+    int rc = (!col || !sep || !yk || !ord || !keep) ? H19_ENOMEM : H19_OK;
+    for (int j = 0; !rc && j < W; j++) {
+        for (int i = 0; i < ntr; i++) col[i] = Xtr[(size_t)i * (size_t)W + (size_t)j];
+        sep[j] = 0;
+        for (int k = (K == 2 ? 1 : 0); !rc && k < K; k++) {
+            int pos = 0;
+            for (int i = 0; i < ntr; i++) pos += (yk[i] = ytr[i] == k);
+            double auc = 0.5;
+            if (pos > 0 && pos < ntr) rc = ev_auc(col, yk, ntr, &auc);
+            if (fabs(auc - 0.5) > sep[j]) sep[j] = fabs(auc - 0.5);
+        }
+        ord[j] = j;
+    }
+    /* insertion sort by separation, descending, stable (ties keep the lower column first) */
+    for (int a = 1; !rc && a < W; a++) {
+        int v = ord[a], b = a;
+        while (b > 0 && sep[ord[b - 1]] < sep[v]) {
+            ord[b] = ord[b - 1];
+            b--;
+        }
+        ord[b] = v;
+    }
+    if (!rc) {
+        memset(keep, 0, (size_t)W);
+        for (long r = 0; r < N; r++) keep[ord[r]] = 1;
+        for (int pass = 0; pass < 2; pass++) {
+            float *X = pass ? Xte : Xtr;
+            int n = pass ? nte : ntr;
+            for (int i = 0; i < n; i++) {
+                int q = 0;
+                for (int j = 0; j < W; j++)
+                    if (keep[j]) X[(size_t)i * (size_t)N + (size_t)q++] = X[(size_t)i * (size_t)W + (size_t)j];
+            }
+        }
+        *w = (int)N;
+    }
+    free(col);
+    free(sep);
+    free(yk);
+    free(ord);
+    free(keep);
+    return rc;
+}
+
+static int fit_dnn(const cv_ctx *c, float *Xtr, const int *ytr, int ntr, float *Xte, int nte, int w,
                    int K, uint32_t repeat, uint32_t fold, double *score_te, double *score_tr)
 {
     const h19_job *job = c->job;
     int oc = ctx_outcome(c);
+    H19_TRY(cv_select_columns(Xtr, ytr, ntr, Xte, nte, K, oc >= 0 ? job->ofeatures[oc] : job->features, &w));
     double val_fraction = oc >= 0 ? job->oval_fraction[oc] : job->val_fraction;
     long ensemble = oc >= 0 ? job->oensemble[oc] : job->ensemble;
     int balance = oc >= 0 ? job->obalance[oc] : job->balance;
@@ -712,6 +771,8 @@ static uint64_t config_hash(const h19_job *job, const nn_hyper *h, const cv_run 
             memcpy(&b, &w[i], sizeof b);
             x = h19_mix64(x ^ b ^ (uint64_t)(o + 1));
         }
+        /* mixed in only when set, so that task files of jobs without it stay valid */
+        if (job->ofeatures[o]) x = h19_mix64(x ^ 0xFEA7u ^ (uint64_t)job->ofeatures[o] << 20 ^ (uint64_t)(o + 1));
     }
     return x;
 }

@@ -178,7 +178,7 @@ static void hyper_copy_key(nn_hyper *dst, const nn_hyper *src, int k)
     }
 }
 
-/* outcomes.<o>.cf_dnn: val_fraction, ensemble, balance (defaults: the cf_dnn section's) and the
+/* outcomes.<o>.cf_dnn: val_fraction, ensemble, features, balance (defaults: the cf_dnn section's) and the
  * training keys (strict, as in cf_dnn; which ones are given is recorded in ohyper_set). */
 static int parse_outcome_dnn(h19_job *j, int o)
 {
@@ -186,6 +186,7 @@ static int parse_outcome_dnn(h19_job *j, int o)
     cfg_node *m = j->ocf_dnn_node[o];
     H19_TRY(cfg_double(d, m, "val_fraction", j->val_fraction, 0.0, 0.5, &j->oval_fraction[o]));
     H19_TRY(cfg_int(d, m, "ensemble", j->ensemble, 1, 64, &j->oensemble[o]));
+    H19_TRY(cfg_int(d, m, "features", j->features, 0, 1000000, &j->ofeatures[o]));
     bool bal = j->balance;
     H19_TRY(cfg_bool(d, m, "balance", bal, &bal));
     j->obalance[o] = bal;
@@ -279,6 +280,7 @@ static int parse(h19_job *j)
     H19_TRY(cfg_str(d, dnn, "model", "configs/models/cf_dnn.yaml", 0, &j->cf_dnn_model));
     H19_TRY(cfg_double(d, dnn, "val_fraction", 0.1, 0.0, 0.5, &j->val_fraction));
     H19_TRY(cfg_int(d, dnn, "ensemble", 1, 1, 64, &j->ensemble));
+    H19_TRY(cfg_int(d, dnn, "features", 0, 0, 1000000, &j->features));
     bool bal = true;
     H19_TRY(cfg_bool(d, dnn, "balance", true, &bal));
     j->balance = bal;

@@ -43,12 +43,13 @@ int main(void)
 {
     snprintf(path, sizeof path, "/tmp/h19_job_cfdnn_%ld.yaml", (long)getpid());
     h19_job job;
-    CHECK_OK(load(&job, "    cf_dnn: {val_fraction: 0, epochs: 30, early_stop: loss, ensemble: 5, balance: false}\n"));
+    CHECK_OK(load(&job, "    cf_dnn: {val_fraction: 0, epochs: 30, early_stop: loss, ensemble: 5, balance: false, features: 30}\n"));
     int mo = job_outcome_index(&job, "morbidity"), mt = job_outcome_index(&job, "mortality");
     CHECK(mo == 0 && mt == 1);
     /* morbidity: the cf_dnn section's values */
     CHECK_NEAR(job.oval_fraction[mo], 0.1, 0);
     CHECK(job.oensemble[mo] == 3 && job.obalance[mo] == 1 && job.ohyper_set[mo] == 0);
+    CHECK(job.features == 0 && job.ofeatures[mo] == 0 && job.ofeatures[mt] == 30);
     /* mortality: its own */
     CHECK_NEAR(job.oval_fraction[mt], 0.0, 0);
     CHECK(job.oensemble[mt] == 5 && job.obalance[mt] == 0);
@@ -72,6 +73,8 @@ int main(void)
     CHECK_MSG(rc != H19_OK && strstr(h19_errmsg(), "early_stop"), "%s", h19_errmsg());
     rc = load(&job, "    cf_dnn: {val_fraction: 0.9}\n");
     CHECK_MSG(rc != H19_OK && strstr(h19_errmsg(), "val_fraction"), "%s", h19_errmsg());
+    rc = load(&job, "    cf_dnn: {features: -1}\n");
+    CHECK_MSG(rc != H19_OK && strstr(h19_errmsg(), "features"), "%s", h19_errmsg());
     rc = load(&job, "    cf_dnn: {model: configs/models/cf_dnn.yaml}\n");
     CHECK_MSG(rc != H19_OK && strstr(h19_errmsg(), "one per job"), "%s", h19_errmsg());
     remove(path);
