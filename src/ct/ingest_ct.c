@@ -792,8 +792,8 @@ static int shard_read(const char *path, const uint8_t *key, int full, int *row, 
         else if (fread(rbuf, 1, rb, fp) != rb) rc = h19_fail(H19_EIO, "%s: short read", path);
     }
     for (uint64_t off = 0; !rc && off < rb;) {
-        uint32_t l[2];
-        const char *str[2];
+        uint32_t l[2] = {0, 0};
+        const char *str[2] = {NULL, NULL};
         for (int q = 0; q < 2 && !rc; q++) {
             if (off + 4 > rb) {
                 rc = h19_fail(H19_EFORMAT, "%s: damaged report section", path);

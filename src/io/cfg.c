@@ -412,7 +412,7 @@ int cfg_int(cfg_doc *d, cfg_node *map, const char *key, long def, long min, long
         *out = def;
         return H19_OK;
     }
-    long v;
+    long v = 0;
     H19_TRY(cfg_node_int(d, n, &v));
     if (v < min || v > max)
         return cfg_error(d, n, "'%s' = %ld is out of range [%ld, %ld]", n->path, v, min, max);
@@ -428,7 +428,7 @@ int cfg_double(cfg_doc *d, cfg_node *map, const char *key, double def, double mi
         *out = def;
         return H19_OK;
     }
-    double v;
+    double v = 0;
     H19_TRY(cfg_node_double(d, n, &v));
     if (v < min || v > max)
         return cfg_error(d, n, "'%s' = %g is out of range [%g, %g]", n->path, v, min, max);
