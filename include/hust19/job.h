@@ -92,6 +92,8 @@ typedef struct {
     int plr_logit; /* fusion features as log-odds instead of probabilities */
     int plr_select; /* choose the fusion's inputs by inner cross-validated log loss (plr.select) */
     int oplr_select[JOB_MAX_OUTCOMES]; /* per outcome: outcomes.<o>.plr.select over plr.select */
+    int plr_select_rule; /* plr.select_rule: 0 "min" (least loss), 1 "one_se" (both inputs only if their
+                            loss is lower by more than one standard error of the paired difference) */
     cfg_node *oplr_node[JOB_MAX_OUTCOMES];
     long inner_folds;
     /* cv */

@@ -138,10 +138,17 @@ void ct_synth_params_default(ct_synth_params *p)
     p->pct_lesion_mm2 = 30;  /* ~ a 6 mm opacity: the smallest a reader would mark */
     p->lesion_hu = 100;      /* a lesion pixel: raised >= 100 HU (4-7 noise SDs, 17 grey levels) */
     p->faint_hu = 30;        /* nCT only if no COVID lesion raises any lung pixel by this much */
-    /* Type I (mild/regular): a few small peripheral GGOs. */
-    p->type1 = (ct_synth_lesion_params){2, 5, 10, 24, -600, -400, 0.05, 0.0};
-    /* Type II (severe/critical): many, larger, denser, often with consolidation and paving. */
-    p->type2 = (ct_synth_lesion_params){7, 14, 16, 38, -520, -280, 0.45, 0.35};
+    /* Lung involvement as CT severity scoring reports it (percentage of lung volume opacified;
+     * Pan et al., Radiology 2020; Chinese guideline v7: severe = > 50% progression in 24-48 h):
+     * mild/regular a few percent, severe/critical a third or more. The previous defaults (type I
+     * 2-5 lesions of 10-24 mm, type II 7-14 of 16-38 mm) opacified only ~1% and ~12% once the
+     * subpleural ellipsoids were clipped by the pleura, too little for a CNN on ~70 demo patients
+     * to tell the classes apart (docs/synth.md). */
+    /* Type I (mild/regular): a few peripheral GGOs, ~3-4% of the lung (demo archive). */
+    p->type1 = (ct_synth_lesion_params){3, 8, 14, 32, -650, -400, 0.1, 0.05};
+    /* Type II (severe/critical): many, larger, denser, bilateral and confluent, often with
+     * consolidation and paving: ~30% of the lung. */
+    p->type2 = (ct_synth_lesion_params){14, 26, 22, 46, -520, -260, 0.6, 0.4};
     /* CAP: one or two lobar/segmental consolidations in one lung. */
     p->cap = (ct_synth_lesion_params){1, 2, 40, 65, 10, 40, 1.0, 0.0};
     p->control_minor = 0.3;

@@ -619,6 +619,8 @@ static int select_inputs(const h19_job *job, int K, int ntr, const int *ytr, con
     const int G = 5;
     if (ok) rc = ev_stratified_folds_keyed(y, n, G, K, job->seed, 0x5E1Eu, 0, fo);
     double loss[3] = {0, 0, 0};
+    double *li = ok && !rc ? h19_calloc((size_t)3 * (size_t)n + 1, sizeof(double)) : NULL; /* per-row losses */
+    if (ok && !rc && !li) rc = H19_ENOMEM;
     for (int m = 0; ok && !rc && m < 3; m++) {
         for (int g = 0; g < G && !rc; g++) {
             int nt = 0;
@@ -636,15 +638,29 @@ static int select_inputs(const h19_job *job, int K, int ntr, const int *ytr, con
             for (int i = 0; i < n && !rc; i++) {
                 if (fo[i] != g) continue;
                 rc = plr_predict_proba(&pm, Z[m] + (size_t)i * (size_t)zw[m], 1, P);
-                double p = P[y[i]];
-                loss[m] -= log(p > 1e-15 ? p : 1e-15);
+                double p = P[y[i]], l = -log(p > 1e-15 ? p : 1e-15);
+                loss[m] += l;
+                li[(size_t)m * (size_t)n + (size_t)i] = l;
             }
             plr_free(&pm);
         }
     }
-    if (ok && !rc)
+    if (ok && !rc && job->plr_select_rule == 0) {
         for (int m = 1; m < 3; m++)
             if (loss[m] < loss[*best]) *best = m;
+    } else if (ok && !rc) {
+        /* one standard error rule (Breiman et al. 1984; glmnet's lambda.1se): the better single input
+         * unless both inputs lower the loss by more than one SE of the paired per-row difference */
+        int s1 = loss[2] < loss[1] ? 2 : 1;
+        double sd = 0, md = (loss[0] - loss[s1]) / n;
+        for (int i = 0; i < n; i++) {
+            double dv = li[i] - li[(size_t)s1 * (size_t)n + (size_t)i] - md;
+            sd += dv * dv;
+        }
+        sd = n > 1 ? sqrt(sd / (n - 1)) : 0;
+        *best = md + sd / sqrt((double)n) < 0 ? 0 : s1;
+    }
+    free(li);
     for (int m = 0; m < 3; m++) free(Z[m]);
     free(P);
     free(y);
@@ -654,10 +670,11 @@ static int select_inputs(const h19_job *job, int K, int ntr, const int *ytr, con
 }
 
 static int fuse(const h19_job *job, int select, int K, int ntr, const int *ytr, const double *oA, const double *oB,
-                int nte, const double *tA, const double *tB, double *out_te, double *out_tr)
+                int nte, const double *tA, const double *tB, double *out_te, double *out_tr, int *chosen)
 {
     int both = 0; /* the inputs of the rows with both scores */
     if (select) H19_TRY(select_inputs(job, K, ntr, ytr, oA, oB, &both));
+    *chosen = both;
     int per = K == 2 ? 1 : K, zw[3] = {2 * per, per, per};
     size_t Ks = (size_t)K;
     double *Z = h19_malloc(sizeof(double) * ((size_t)ntr * 2 * (size_t)per + 1));
@@ -710,6 +727,11 @@ static int fuse(const h19_job *job, int select, int K, int ntr, const int *ytr, 
     return rc;
 }
 
+/* How often plr.select chose each input set of a fusion (both, A alone, B alone) per outcome and
+ * fused model (0 cf-fused, 1 hybrid), over the splits of one cv_run_models call (logged at its end;
+ * every rank computes every split, so the counts agree). */
+static int g_chosen[JOB_MAX_OUTCOMES][2][3];
+
 /* The models of one split from its base scores: te[b] [nte][K], tr[b] and oof[b] [ntr][K]. Outputs
  * per model m: test scores out[m][nte][K] and thresholds thr[m][K][2] (on training scores). */
 static int finish_split(const h19_job *job, int outcome, const int *models, int M, int K, int ntr, const int *ytr, int nte,
@@ -724,7 +746,11 @@ static int finish_split(const h19_job *job, int outcome, const int *models, int 
         int mk = models[m];
         if (mk == MODEL_CF_FUSED || mk == MODEL_HYBRID) {
             int A = mk == MODEL_CF_FUSED ? B_LR : B_CNN;
-            rc = fuse(job, job->oplr_select[outcome], K, ntr, ytr, oof[A], oof[B_DNN], nte, te[A], te[B_DNN], fte, ftr);
+            int ch = 0;
+            rc = fuse(job, job->oplr_select[outcome], K, ntr, ytr, oof[A], oof[B_DNN], nte, te[A], te[B_DNN], fte, ftr,
+                      &ch);
+            if (!rc && job->oplr_select[outcome] && outcome >= 0 && outcome < JOB_MAX_OUTCOMES)
+                g_chosen[outcome][mk == MODEL_HYBRID][ch]++;
             st = fte;
             strn = ftr;
         } else {
@@ -1137,6 +1163,8 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
             hash = h19_mix64(hash ^ q);
         }
     }
+    /* mixed in only when set, so that the repeat files of jobs without it stay valid */
+    if (job->plr_select_rule) hash = h19_mix64(hash ^ 0x15Eu ^ (uint64_t)job->plr_select_rule << 12);
     run->config_hash = hash;
     if (!rc && (what & CV_FROM_REPEATS)) rc = load_repeats(job, run, hash); /* every rank: the fusions need them all */
     rc = dist_agree(rc);
@@ -1279,6 +1307,7 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
             }
         }
     /* the models (fusions included) of every split: deterministic, so every rank computes all */
+    memset(g_chosen, 0, sizeof g_chosen);
     if (!(what & CV_FROM_REPEATS))
         for (int s = 0; !rc && s < run->nsets; s++)
             for (int r = 0; !rc && r < run->R; r++) {
@@ -1288,6 +1317,14 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
     if (only_repeat < 0)
         for (int s = 0; !rc && s < run->nval; s++)
             for (int r = 0; !rc && r < run->VR; r++) rc = finish(job, run, &bs, need, 1, s, r, 0);
+    for (int o = 0; !rc && o < job->noutcomes && o < JOB_MAX_OUTCOMES; o++)
+        for (int fm = 0; fm < 2; fm++) {
+            const int *n3 = g_chosen[o][fm];
+            if (n3[0] + n3[1] + n3[2])
+                LOG_INFO("cv: %s %s, plr.select (%s) over %d splits: both inputs %d, %s alone %d, cf-dnn alone %d",
+                         job->outcomes[o].name, fm ? "hybrid" : "cf-fused", job->plr_select_rule ? "one_se" : "min",
+                         n3[0] + n3[1] + n3[2], n3[0], fm ? "ct-cnn" : "cf-lr", n3[1], n3[2]);
+        }
     base_store_free(&bs);
     return dist_agree(rc);
 }

@@ -320,6 +320,8 @@ static int parse(h19_job *j)
         H19_TRY(cfg_bool(d, j->oplr_node[i], "select", sel, &os));
         j->oplr_select[i] = os;
     }
+    static const char *const rules[] = {"min", "one_se", NULL};
+    H19_TRY(cfg_enum(d, plr, "select_rule", rules, 0, &j->plr_select_rule));
 
     cfg_node *cv = cfg_map(d, d->root, "cv", 0, &rc);
     if (rc) return rc;

@@ -83,6 +83,18 @@ for f in metrics.csv metrics-detail.csv validate.csv compare.csv confusion.csv c
 done
 h5diff r1/hy/results.h5 r2/hy/results.h5 || fail "results.h5 differs between 1 and 2 ranks"
 
+# plr.select's choices are logged per outcome and fused model; the one-standard-error rule keeps both
+# inputs only where the least-loss rule does too (it needs the same evidence and more), and reuses
+# every base task (the rule changes only the fusions)
+sel() { sed -n "s/.*morbidity hybrid, plr.select ($1) over \([0-9]*\) splits: both inputs \([0-9]*\), .*/\1 \2/p" "$2"; }
+read -r n_min both_min <<< "$(sel min cv1.log)"
+[ -n "$n_min" ] && [ "$n_min" -eq 7 ] || { grep "plr.select" cv1.log; fail "no plr.select summary (2 x 3 CV splits + 1 validation) in the cv log"; }
+cp -r r1 r1se
+"$HUST19" cv job.yaml --set job.results=r1se --set plr.select_rule=one_se 2> cv1se.log || { cat cv1se.log; fail "cv one_se"; }
+grep -Eq "cv: [0-9]+ tasks \(0 computed" cv1se.log || { grep "tasks (" cv1se.log; fail "one_se recomputed base tasks"; }
+read -r n_se both_se <<< "$(sel one_se cv1se.log)"
+[ "$n_se" = "$n_min" ] && [ "$both_se" -le "$both_min" ] || fail "one_se kept both inputs in $both_se splits, min in $both_min"
+
 # fallbacks: per model, how many patients of the CV set are scored (repeat 0)
 /usr/bin/python3 - <<'PY' || fail "fallback scores"
 import h5py, numpy as np, csv

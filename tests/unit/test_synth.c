@@ -23,7 +23,7 @@ static ct_synth_params small(void)
 typedef struct {
     int nlab[4]; /* by ct_synth_label, CT_SYNTH_UNSURE included */
     int first, last, mid_label;
-    double lesion_mm2, cap_px;
+    double lesion_mm2, lung_mm2, cap_px;
     long max_lesion_px_control;
 } series_stats;
 
@@ -42,6 +42,7 @@ static void render_all(const ct_synth_params *prm, uint64_t seed, uint32_t key, 
         if (k == NS - 1) st->last = in.label;
         if (k == NS / 2) st->mid_label = in.label;
         st->lesion_mm2 += in.lesion_mm2;
+        st->lung_mm2 += in.lung_mm2;
         st->cap_px += (double)in.cap_px;
         /* a pCT slice must show a lesion above the threshold; an nCT slice of a COVID patient not */
         if (in.label == CT_SYNTH_PCT) CHECK(in.lesion_mm2 >= prm->pct_lesion_mm2 && in.lung_mm2 >= prm->nict_lung_mm2);
@@ -106,7 +107,7 @@ int main(void)
 
     /* per class over several patients: NiCT at both ends and lungs mid-series; pCT only (and
      * always) in COVID patients; CAP consolidation only in CAP; type II burden > type I */
-    double burden[4] = {0};
+    double burden[4] = {0}, lungs[4] = {0};
     int npat = 6;
     for (int cls = 0; cls < CT_SYNTH_NCLASS; cls++)
         for (int k = 0; k < npat; k++) {
@@ -125,11 +126,18 @@ int main(void)
             if (cls == CT_SYNTH_CAP) CHECK(st.cap_px > 0);
             else CHECK(st.cap_px == 0);
             burden[cls] += st.lesion_mm2 / npat;
+            lungs[cls] += st.lung_mm2 / npat;
         }
+    /* involvement (lesion / lung area over the series) in the ranges of CT severity scoring
+     * (src/ct/synth.c, ct_synth_params_default): type I a few percent, type II a fifth or more */
+    double inv1 = burden[CT_SYNTH_TYPE1] / lungs[CT_SYNTH_TYPE1], inv2 = burden[CT_SYNTH_TYPE2] / lungs[CT_SYNTH_TYPE2];
+    CHECK_MSG(inv1 > 0.01 && inv1 < 0.12, "type I involvement %.3f", inv1);
+    CHECK_MSG(inv2 > 0.18 && inv2 < 0.6 && inv2 > 4 * inv1, "type II involvement %.3f (type I %.3f)", inv2, inv1);
     CHECK_MSG(burden[CT_SYNTH_TYPE2] > 2 * burden[CT_SYNTH_TYPE1], "lesion burden type II %g vs type I %g",
               burden[CT_SYNTH_TYPE2], burden[CT_SYNTH_TYPE1]);
     CHECK(burden[CT_SYNTH_TYPE1] > 0);
-    fprintf(stderr, "mean lesion burden (mm2 summed over slices): type I %.0f, type II %.0f\n", burden[2], burden[3]);
+    fprintf(stderr, "mean lesion burden (mm2 summed over slices): type I %.0f, type II %.0f; involvement %.3f, %.3f\n",
+            burden[2], burden[3], inv1, inv2);
 
     /* parameter checks name the field */
     ct_synth_params bad = small();
