@@ -8,6 +8,7 @@
  *       - conv: 32                # 3x3 same-padded convolution, 32 filters
  *       - relu
  *       - pool                    # 2x2 max pooling, stride 2
+ *       - gap                     # global average pooling: each channel's map to its mean
  *       - dense: 256
  *       - dropout: 0.5
  *       - output: 3               # dense 3 + softmax (1 = dense 1 + sigmoid); overridable
@@ -59,7 +60,7 @@ int nn_hyper_read(cfg_doc *d, cfg_node *map, nn_hyper *h)
     return H19_OK;
 }
 
-static const char *const layer_names[] = {"conv", "pool", "dense", "relu", "dropout", "output", NULL};
+static const char *const layer_names[] = {"conv", "pool", "dense", "relu", "dropout", "output", "gap", NULL};
 
 /* Parse layers; output expands into dense + head. */
 static int parse_layers(cfg_doc *d, cfg_node *seq, int classes_override, nn_layer_spec **out, int *nout)
@@ -83,7 +84,7 @@ static int parse_layers(cfg_doc *d, cfg_node *seq, int classes_override, nn_laye
         for (int j = 0; layer_names[j]; j++)
             if (strcmp(name, layer_names[j]) == 0) t = j;
         if (t < 0) {
-            rc = cfg_error(d, it, "unknown layer '%s' (known: conv, pool, dense, relu, dropout, output)", name);
+            rc = cfg_error(d, it, "unknown layer '%s' (known: conv, pool, gap, dense, relu, dropout, output)", name);
             break;
         }
         if (have_out) {
@@ -106,6 +107,7 @@ static int parse_layers(cfg_doc *d, cfg_node *seq, int classes_override, nn_laye
             s[k++] = t == 0 ? NN_CONV3_((int)n) : NN_DENSE_((int)n);
             break;
         case 1: s[k++] = NN_POOL2_; break;
+        case 6: s[k++] = NN_GAP_; break;
         case 3: s[k++] = NN_RELU_; break;
         case 4:
             rc = cfg_node_double(d, arg, &p);

@@ -1019,6 +1019,28 @@ void nn_maxpool2_backward_write_relu(float *din, const float *dout, const float 
     maxpool2_backward(din, dout, in, B, C, H, W, 1, 1);
 }
 
+/* ---- global average pooling ----------------------------------------------------------------------- */
+
+void nn_gap_forward(float *out, const float *in, int B, int C, int HW)
+{
+    const double inv = 1.0 / (double)HW;
+    for (long r = 0; r < (long)B * C; r++) {
+        const float *x = in + (size_t)r * (size_t)HW;
+        double sum = 0.0;
+        for (int i = 0; i < HW; i++) sum += x[i];
+        out[r] = (float)(sum * inv);
+    }
+}
+
+void nn_gap_backward_write(float *din, const float *dout, int B, int C, int HW)
+{
+    const float inv = 1.0f / (float)HW;
+    for (long r = 0; r < (long)B * C; r++) {
+        float g = dout[r] * inv, *d = din + (size_t)r * (size_t)HW;
+        for (int i = 0; i < HW; i++) d[i] = g;
+    }
+}
+
 /* ---- dense ------------------------------------------------------------------------------------ */
 
 /* Dense GEMMs run on one BLAS thread: OpenBLAS's threaded SGEMM did not give the same bits as its

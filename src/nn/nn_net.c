@@ -33,6 +33,7 @@ static const char *kind_name(nn_kind k)
     case NN_DROPOUT: return "dropout";
     case NN_SOFTMAX_CE: return "softmax";
     case NN_SIGMOID_BCE: return "sigmoid";
+    case NN_GAP: return "gap";
     }
     return "?";
 }
@@ -154,6 +155,9 @@ int nn_net_create(nn_net **out, int C, int H, int W, const nn_layer_spec *spec, 
             if (h < 2 || w < 2) rc = h19_fail(H19_EARG, "nn: layer %d: maxpool2 on a %dx%d map", l, h, w);
             h /= 2;
             w /= 2;
+            break;
+        case NN_GAP:
+            h = w = 1;
             break;
         case NN_DENSE: {
             if (spec[l].n < 1) rc = h19_fail(H19_EARG, "nn: layer %d: dense needs units >= 1", l);
@@ -310,6 +314,7 @@ const float *nn_forward_from(nn_net *net, const float *x, const int *y, int B, c
             break;
         }
         case NN_MAXPOOL2: nn_maxpool2_forward(L->out, in, B, L->C, L->H, L->W); break;
+        case NN_GAP: nn_gap_forward(L->out, in, B, L->C, L->H * L->W); break;
         case NN_DENSE: nn_dense_forward(L->out, in, P + L->w_off, P + L->b_off, B, (int)D, L->OC); break;
         case NN_RELU: nn_relu_forward(L->out, in, D * (size_t)B); break;
         case NN_DROPOUT:
@@ -364,6 +369,9 @@ void nn_backward(nn_net *net, const float *x, const int *y, int B, float scale)
         case NN_MAXPOOL2:
             if (din && relu_in) nn_maxpool2_backward_write_relu(din, gout, in, B, L->C, L->H, L->W);
             else if (din) nn_maxpool2_backward_write(din, gout, in, B, L->C, L->H, L->W);
+            break;
+        case NN_GAP:
+            if (din) nn_gap_backward_write(din, gout, B, L->C, L->H * L->W);
             break;
         case NN_DENSE:
             if (din) memset(din, 0, sizeof(float) * D * (size_t)B);

@@ -193,6 +193,30 @@ static void test_pool(void)
     for (int x = 0; x < W; x++) CHECK(din[4 * W + x] == 0.0f); /* the dropped row gets no gradient */
 }
 
+/* ---- global average pooling ---- */
+typedef struct { float *out, *in, *r; int B, C, HW; } gap_ctx;
+static double gap_loss(void *p)
+{
+    gap_ctx *c = p;
+    nn_gap_forward(c->out, c->in, c->B, c->C, c->HW);
+    return dot(c->out, c->r, (size_t)c->B * c->C);
+}
+static void test_gap(void)
+{
+    enum { B = 2, C = 3, HW = 5 * 7 };
+    float in[B * C * HW], out[B * C], r[B * C], din[B * C * HW];
+    fill(in, B * C * HW, -1, 1);
+    fill(r, B * C, -1, 1);
+    memset(din, 0x7f, sizeof din); /* _write overwrites every element */
+    gap_ctx c = {out, in, r, B, C, HW};
+    nn_gap_backward_write(din, r, B, C, HW);
+    check_grad("gap d/din", gap_loss, &c, in, din, B * C * HW);
+    gap_loss(&c);
+    double m = 0;
+    for (int i = 0; i < HW; i++) m += in[HW + i]; /* sample 0, channel 1 */
+    CHECK(fabs(out[1] - m / HW) < 1e-6);
+}
+
 /* ---- relu ---- */
 typedef struct { float *out, *in, *r; size_t n; } ew_ctx;
 static double relu_loss(void *p)
@@ -298,11 +322,14 @@ static double net_loss(void *p)
 }
 static void test_net(int sigmoid)
 {
+    /* the sigmoid net ends its convolutions in a global average pooling (the patient CNN's variant) */
     nn_layer_spec L[] = {NN_CONV3_(3), NN_RELU_, NN_POOL2_, NN_CONV3_(2), NN_RELU_, NN_DENSE_(6), NN_RELU_,
                          NN_DROPOUT_(0.3f), NN_DENSE_(sigmoid ? 1 : 3), sigmoid ? NN_SIGMOID_BCE_ : NN_SOFTMAX_CE_};
+    nn_layer_spec G[] = {NN_CONV3_(3), NN_RELU_, NN_POOL2_, NN_CONV3_(4), NN_RELU_, NN_GAP_, NN_DENSE_(6), NN_RELU_,
+                         NN_DROPOUT_(0.3f), NN_DENSE_(1), NN_SIGMOID_BCE_};
     nn_net *net;
     enum { B = 3 };
-    CHECK_OK(nn_net_create(&net, 2, 6, 5, L, 10, B));
+    CHECK_OK(sigmoid ? nn_net_create(&net, 2, 6, 5, G, 11, B) : nn_net_create(&net, 2, 6, 5, L, 10, B));
     if (!net) return;
     nn_net_init(net, 5, 0, 0);
     fill(net->params, net->nparams, -0.5f, 0.5f); /* non-zero biases too */
@@ -337,5 +364,6 @@ int main(void)
     test_heads();
     test_net(0);
     test_net(1);
+    test_gap(); /* last: the shared random stream of the cases above stays as it was */
     CHECK_DONE();
 }
