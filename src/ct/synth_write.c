@@ -5,18 +5,63 @@
  * skips the patient and slice_labels.csv is assembled from the markers without re-rendering. The
  * markers live outside dicom/ so that a walk of the DICOM tree sees only DICOM files. */
 #include "hust19/dicom.h"
+#include "hust19/dist.h"
 #include "hust19/err.h"
 #include "hust19/job.h"
 #include "hust19/rng.h"
 #include "hust19/synth.h"
 #include "synth_internal.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Sub-stream of H19_RNG_SYNTH for the fake PHI (synth.c uses 1..4, synth_cohort.c 5..7). */
 enum { ST_PHI = 8 };
+
+/* Slices [k0, k0 + n) of a patient rendered on up to n threads (ct_synth_render is thread-safe on a
+ * const patient and keyed by (seed, patient, slice), so the bytes do not depend on the thread count);
+ * slice k0 + i into hu + i * npx, its ground truth into info[i]. */
+typedef struct {
+    const ct_synth_patient *p;
+    int k0, n, nt;
+    size_t npx;
+    int16_t *hu;
+    ct_synth_slice_info *info;
+    int rc[64];
+} render_job;
+
+static void *render_part(void *arg)
+{
+    render_job *j = ((void **)arg)[0];
+    int t = (int)(intptr_t)((void **)arg)[1];
+    for (int i = t; i < j->n && !j->rc[t]; i += j->nt)
+        j->rc[t] = ct_synth_render(j->p, j->k0 + i, j->hu + (size_t)i * j->npx, &j->info[i]);
+    return NULL;
+}
+
+static int render_block(render_job *j)
+{
+    pthread_t th[64];
+    void *args[64][2];
+    int started = 0;
+    for (int t = 0; t < j->nt; t++) {
+        j->rc[t] = H19_OK;
+        args[t][0] = j;
+        args[t][1] = (void *)(intptr_t)t;
+    }
+    for (int t = 1; t < j->nt; t++) {
+        if (pthread_create(&th[t], NULL, render_part, args[t])) break;
+        started = t;
+    }
+    for (int t = started + 1; t < j->nt; t++) render_part(args[t]); /* threads that failed to start */
+    render_part(args[0]);
+    for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t < j->nt; t++)
+        if (j->rc[t]) return j->rc[t];
+    return H19_OK;
+}
 
 /* "2.25.<39 decimal digits>": a UUID-derived UID (PS3.5 B.2) from two hashes of (seed, patient,
  * what, slice); the leading 1 keeps it below 2^128 and without a leading zero. */
@@ -101,9 +146,15 @@ int ct_synth_write_patient(const ct_synth_job *job, const ct_synth_entry *e, int
     ct_synth_patient *p;
     H19_TRY(ct_synth_patient_make(&job->prm, job->seed, (uint32_t)e->id, e->cls, e->nslices, &p));
     size_t npx = (size_t)job->prm.size * job->prm.size;
-    int16_t *hu = h19_malloc(sizeof *hu * npx);
+    /* the rank's cores render a block of slices at a time (one per thread), then one thread writes
+     * them in order: the DICOM files and the marker are as from one thread */
+    int nt = dist_get() && dist_get()->blas_threads > 1 ? dist_get()->blas_threads : 1;
+    if (nt > 64) nt = 64;
+    int16_t *hus = h19_malloc(sizeof *hus * npx * (size_t)nt);
+    ct_synth_slice_info *infos = h19_calloc((size_t)nt, sizeof *infos);
+    int16_t *hu = hus;
     sbuf b = {0};
-    int rc = hu ? H19_OK : H19_ENOMEM;
+    int rc = hus && infos ? H19_OK : H19_ENOMEM;
     dcm_ct_meta m;
     fill_meta(job, e, p, &m);
     /* a private block (PS3.5 7.8) carrying the patient's name: de-identification must drop it */
@@ -114,10 +165,17 @@ int ct_synth_write_patient(const ct_synth_job *job, const ct_synth_entry *e, int
         {.tag = 0x00091001u, .vr = "LO", .value = priv_name},
     };
     sb_printf(&b, "file,label,lung_mm2,lesion_mm2,cap_px\n");
+    render_job rj = {.p = p, .nt = nt, .npx = npx, .hu = hus, .info = infos};
     for (int k = 0; !rc && k < e->nslices; k++) {
-        ct_synth_slice_info info;
-        rc = ct_synth_render(p, k, hu, &info);
-        if (rc) break;
+        if (k % nt == 0) { /* the next block */
+            rj.k0 = k;
+            rj.n = e->nslices - k < nt ? e->nslices - k : nt;
+            rj.nt = rj.n;
+            rc = render_block(&rj);
+            if (rc) break;
+        }
+        hu = hus + (size_t)(k % nt) * npx;
+        ct_synth_slice_info info = infos[k % nt];
         for (size_t i = 0; i < npx; i++) hu[i] = (int16_t)(hu[i] + 1024); /* stored = HU + 1024 */
         m.instance_number = k + 1;
         m.position[2] = ct_synth_slice_z(p, k);
@@ -138,7 +196,8 @@ int ct_synth_write_patient(const ct_synth_job *job, const ct_synth_entry *e, int
     if (!rc && !job->dry_run) rc = ct_synth_atomic_write(done, b.s, b.n);
     if (rc) h19_fail_ctx(rc, "synth patient %d", e->id);
     sb_free(&b);
-    free(hu);
+    free(hus);
+    free(infos);
     ct_synth_patient_free(p);
     return rc;
 }

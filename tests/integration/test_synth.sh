@@ -1,6 +1,6 @@
 #!/bin/bash
 # it/synth — `hust19 synth` end to end on a small archive: byte-identical output on 1 and 2 MPI ranks
-# (diff -r), resume after an interrupted run, another seed differs, pydicom check of the DICOM
+# and on 1 and 3 threads (diff -r), resume after an interrupted run, another seed differs, pydicom check of the DICOM
 # files and labels (tests/ref/synth_check.py), strict job keys, contact sheet.
 set -euo pipefail
 work="$1"; rm -rf "$work"; mkdir -p "$work"
@@ -26,6 +26,11 @@ job b 8 > b.yaml
 "$HUST19_MPIEXEC" -np 2 --oversubscribe "$HUST19" synth a2.yaml 2> a2.log
 # same seed, 1 vs 2 ranks: the same bytes everywhere (only the out path differs, and it is not written)
 diff -r a1 a2 > /dev/null || { echo "FAIL: 1-rank and 2-rank archives differ"; diff -rq a1 a2 | head; exit 1; }
+# a rank renders a patient's slices on its cores (3 threads here, 14-22 slices: short last blocks):
+# the same bytes
+job a3 7 > a3.yaml
+HUST19_THREADS=3 "$HUST19" synth a3.yaml 2> a3.log
+diff -r a1 a3 > /dev/null || { echo "FAIL: 1-thread and 3-thread archives differ"; diff -rq a1 a3 | head; exit 1; }
 n=$(find a1/dicom -name 'IM*.dcm' | wc -l)
 [ "$n" -ge 70 ] || { echo "FAIL: only $n DICOM files"; exit 1; }
 for f in cf.csv manifest.csv slice_labels.csv synth.yaml; do [ -s "a1/$f" ] || { echo "FAIL: no $f"; exit 1; }; done
