@@ -161,7 +161,7 @@ for attempt in $(seq 1 40); do
   set +e
   "${MPI[@]}" "$HUST19" run jobk.yaml 2> run$attempt.log &
   pid=$!
-  sleep $((2 + 2 * attempt)) # growing: every attempt gets further, so the loop ends
+  sleep $((3 + attempt)) # growing: every attempt gets further, so the loop ends (slowly: >= 2 stops on a fast machine)
   kill -USR1 $pid 2>/dev/null
   wait $pid
   rc=$?
