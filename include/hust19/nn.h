@@ -95,6 +95,17 @@ void nn_softmax_ce_backward(float *dlogits, const float *prob, const int *y, flo
 double nn_sigmoid_bce_forward(float *prob, const float *logits, const int *y, int B);
 void nn_sigmoid_bce_backward(float *dlogits, const float *prob, const int *y, float scale, int B);
 
+/* ---- threads (also used outside the nn kernels, e.g. by hust19 synth) --------------------------- */
+
+/* Threads for the nn kernels: OpenBLAS's current count (>= 1). */
+int nn_threads(void);
+
+/* Run fn(ctx, lo, hi, part) over the nt static parts of [0, n) (part t = [n t/nt, n (t+1)/nt))
+ * on nt threads, the caller being one of them; returns when all parts are done. fn must give the
+ * parts disjoint outputs. Element-wise loops use it only from NN_PAR_MIN elements. */
+typedef void (*nn_par_fn)(void *ctx, long lo, long hi, int part);
+void nn_par(int nt, long n, nn_par_fn fn, void *ctx);
+
 /* ---- sequential networks ---------------------------------------------------------------------- */
 
 typedef enum {

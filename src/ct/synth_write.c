@@ -5,14 +5,13 @@
  * skips the patient and slice_labels.csv is assembled from the markers without re-rendering. The
  * markers live outside dicom/ so that a walk of the DICOM tree sees only DICOM files. */
 #include "hust19/dicom.h"
-#include "hust19/dist.h"
 #include "hust19/err.h"
 #include "hust19/job.h"
+#include "hust19/nn.h"
 #include "hust19/rng.h"
 #include "hust19/synth.h"
 #include "synth_internal.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,47 +19,24 @@
 /* Sub-stream of H19_RNG_SYNTH for the fake PHI (synth.c uses 1..4, synth_cohort.c 5..7). */
 enum { ST_PHI = 8 };
 
-/* Slices [k0, k0 + n) of a patient rendered on up to n threads (ct_synth_render is thread-safe on a
- * const patient and keyed by (seed, patient, slice), so the bytes do not depend on the thread count);
+/* Slices [k0, k0 + n) of a patient, one per part of nn_par (ct_synth_render is thread-safe on a const
+ * patient and keyed by (seed, patient, slice), so the bytes do not depend on the thread count):
  * slice k0 + i into hu + i * npx, its ground truth into info[i]. */
 typedef struct {
     const ct_synth_patient *p;
-    int k0, n, nt;
+    int k0;
     size_t npx;
     int16_t *hu;
     ct_synth_slice_info *info;
     int rc[64];
 } render_job;
 
-static void *render_part(void *arg)
+static void render_part(void *ctx, long lo, long hi, int part)
 {
-    render_job *j = ((void **)arg)[0];
-    int t = (int)(intptr_t)((void **)arg)[1];
-    for (int i = t; i < j->n && !j->rc[t]; i += j->nt)
-        j->rc[t] = ct_synth_render(j->p, j->k0 + i, j->hu + (size_t)i * j->npx, &j->info[i]);
-    return NULL;
-}
-
-static int render_block(render_job *j)
-{
-    pthread_t th[64];
-    void *args[64][2];
-    int started = 0;
-    for (int t = 0; t < j->nt; t++) {
-        j->rc[t] = H19_OK;
-        args[t][0] = j;
-        args[t][1] = (void *)(intptr_t)t;
-    }
-    for (int t = 1; t < j->nt; t++) {
-        if (pthread_create(&th[t], NULL, render_part, args[t])) break;
-        started = t;
-    }
-    for (int t = started + 1; t < j->nt; t++) render_part(args[t]); /* threads that failed to start */
-    render_part(args[0]);
-    for (int t = 1; t <= started; t++) pthread_join(th[t], NULL);
-    for (int t = 0; t < j->nt; t++)
-        if (j->rc[t]) return j->rc[t];
-    return H19_OK;
+    render_job *j = ctx;
+    j->rc[part] = H19_OK;
+    for (long i = lo; i < hi && !j->rc[part]; i++)
+        j->rc[part] = ct_synth_render(j->p, j->k0 + (int)i, j->hu + (size_t)i * j->npx, &j->info[i]);
 }
 
 /* "2.25.<39 decimal digits>": a UUID-derived UID (PS3.5 B.2) from two hashes of (seed, patient,
@@ -148,8 +124,7 @@ int ct_synth_write_patient(const ct_synth_job *job, const ct_synth_entry *e, int
     size_t npx = (size_t)job->prm.size * job->prm.size;
     /* the rank's cores render a block of slices at a time (one per thread), then one thread writes
      * them in order: the DICOM files and the marker are as from one thread */
-    int nt = dist_get() && dist_get()->blas_threads > 1 ? dist_get()->blas_threads : 1;
-    if (nt > 64) nt = 64;
+    int nt = nn_threads() < 64 ? nn_threads() : 64;
     int16_t *hus = h19_malloc(sizeof *hus * npx * (size_t)nt);
     ct_synth_slice_info *infos = h19_calloc((size_t)nt, sizeof *infos);
     int16_t *hu = hus;
@@ -165,13 +140,13 @@ int ct_synth_write_patient(const ct_synth_job *job, const ct_synth_entry *e, int
         {.tag = 0x00091001u, .vr = "LO", .value = priv_name},
     };
     sb_printf(&b, "file,label,lung_mm2,lesion_mm2,cap_px\n");
-    render_job rj = {.p = p, .nt = nt, .npx = npx, .hu = hus, .info = infos};
+    render_job rj = {.p = p, .npx = npx, .hu = hus, .info = infos};
     for (int k = 0; !rc && k < e->nslices; k++) {
-        if (k % nt == 0) { /* the next block */
+        if (k % nt == 0) { /* the next block: a slice per thread */
+            int n = e->nslices - k < nt ? e->nslices - k : nt;
             rj.k0 = k;
-            rj.n = e->nslices - k < nt ? e->nslices - k : nt;
-            rj.nt = rj.n;
-            rc = render_block(&rj);
+            nn_par(n, n, render_part, &rj);
+            for (int t = 0; t < n && !rc; t++) rc = rj.rc[t];
             if (rc) break;
         }
         hu = hus + (size_t)(k % nt) * npx;
@@ -234,7 +209,8 @@ int ct_synth_write_labels(const ct_synth_job *job, const ct_synth_entry *e, int 
             }
             k++;
             /* a slice too faint or small to call is left out, as a reader leaves it unlabelled */
-            if (!(c2 - c1 - 1 == 9 && !strncmp(c1 + 1, "uncertain", 9)))
+            const char *un = ct_synth_label_name(CT_SYNTH_UNSURE);
+            if (!((size_t)(c2 - c1 - 1) == strlen(un) && !strncmp(c1 + 1, un, strlen(un))))
                 sb_printf(&b, "%d,%s,%d,%s/%.*s,%.*s\n", e[i].id, rel, k, rel, (int)(c1 - line), line,
                           (int)(c2 - c1 - 1), c1 + 1);
             line = nl;

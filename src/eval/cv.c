@@ -727,16 +727,13 @@ static int fuse(const h19_job *job, int select, int K, int ntr, const int *ytr, 
     return rc;
 }
 
-/* How often plr.select chose each input set of a fusion (both, A alone, B alone) per outcome and
- * fused model (0 cf-fused, 1 hybrid), over the splits of one cv_run_models call (logged at its end;
- * every rank computes every split, so the counts agree). */
-static int g_chosen[JOB_MAX_OUTCOMES][2][3];
-
 /* The models of one split from its base scores: te[b] [nte][K], tr[b] and oof[b] [ntr][K]. Outputs
  * per model m: test scores out[m][nte][K] and thresholds thr[m][K][2] (on training scores). */
+/* chosen (may be NULL): counts of plr.select's choice (both, A alone, B alone) per fused model (0 cf-fused,
+ * 1 hybrid). */
 static int finish_split(const h19_job *job, int outcome, const int *models, int M, int K, int ntr, const int *ytr, int nte,
                         double *const te[NBASE], double *const tr[NBASE], double *const oof[NBASE], double *out,
-                        double *thr)
+                        double *thr, int chosen[2][3])
 {
     size_t ste = (size_t)nte * (size_t)K;
     double *fte = h19_malloc(sizeof(double) * (ste + 1)), *ftr = h19_malloc(sizeof(double) * ((size_t)ntr * (size_t)K + 1));
@@ -749,8 +746,7 @@ static int finish_split(const h19_job *job, int outcome, const int *models, int 
             int ch = 0;
             rc = fuse(job, job->oplr_select[outcome], K, ntr, ytr, oof[A], oof[B_DNN], nte, te[A], te[B_DNN], fte, ftr,
                       &ch);
-            if (!rc && job->oplr_select[outcome] && outcome >= 0 && outcome < JOB_MAX_OUTCOMES)
-                g_chosen[outcome][mk == MODEL_HYBRID][ch]++;
+            if (!rc && chosen && job->oplr_select[outcome]) chosen[mk == MODEL_HYBRID][ch]++;
             st = fte;
             strn = ftr;
         } else {
@@ -979,7 +975,8 @@ static void store_slices(const base_store *bs, const cv_run *run, int kind, int 
 }
 
 /* The models of split (kind, s, r, f) from the merged base scores, into run->score/thr (every rank). */
-static int finish(const h19_job *job, cv_run *run, const base_store *bs, const int *need, int kind, int s, int r, int f)
+static int finish(const h19_job *job, cv_run *run, const base_store *bs, const int *need, int kind, int s, int r, int f,
+                  int chosen[JOB_MAX_OUTCOMES][2][3])
 {
     split p;
     H19_TRY(split_make(run, kind, s, r, f, &p));
@@ -1007,7 +1004,8 @@ static int finish(const h19_job *job, cv_run *run, const base_store *bs, const i
     double *out = rc ? NULL : h19_malloc(sizeof(double) * ((size_t)M * (size_t)p.nte * Ks + 1));
     double *th = rc ? NULL : h19_malloc(sizeof(double) * ((size_t)M * Ks * 2 + 1));
     if (!rc && (!out || !th)) rc = H19_ENOMEM;
-    if (!rc) rc = finish_split(job, E->outcome, run->model, M, K, p.ntr, p.ytr, p.nte, te, tr, oof, out, th);
+    if (!rc) rc = finish_split(job, E->outcome, run->model, M, K, p.ntr, p.ytr, p.nte, te, tr, oof, out, th,
+                               chosen[E->outcome]);
     int R = kind ? run->VR : run->R;
     for (int m = 0; m < M && !rc; m++) {
         double *dst = kind ? run->vscore[s] : run->score[s];
@@ -1307,19 +1305,21 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
             }
         }
     /* the models (fusions included) of every split: deterministic, so every rank computes all */
-    memset(g_chosen, 0, sizeof g_chosen);
+    /* how often plr.select chose each input set, per outcome and fused model (logged below; every rank
+     * computes every split, so the counts agree) */
+    int chosen[JOB_MAX_OUTCOMES][2][3] = {{{0}}};
     if (!(what & CV_FROM_REPEATS))
         for (int s = 0; !rc && s < run->nsets; s++)
             for (int r = 0; !rc && r < run->R; r++) {
                 if (only_repeat >= 0 && r != only_repeat) continue;
-                for (int f = 0; !rc && f < run->F; f++) rc = finish(job, run, &bs, need, 0, s, r, f);
+                for (int f = 0; !rc && f < run->F; f++) rc = finish(job, run, &bs, need, 0, s, r, f, chosen);
             }
     if (only_repeat < 0)
         for (int s = 0; !rc && s < run->nval; s++)
-            for (int r = 0; !rc && r < run->VR; r++) rc = finish(job, run, &bs, need, 1, s, r, 0);
+            for (int r = 0; !rc && r < run->VR; r++) rc = finish(job, run, &bs, need, 1, s, r, 0, chosen);
     for (int o = 0; !rc && o < job->noutcomes && o < JOB_MAX_OUTCOMES; o++)
         for (int fm = 0; fm < 2; fm++) {
-            const int *n3 = g_chosen[o][fm];
+            const int *n3 = chosen[o][fm];
             if (n3[0] + n3[1] + n3[2])
                 LOG_INFO("cv: %s %s, plr.select (%s) over %d splits: both inputs %d, %s alone %d, cf-dnn alone %d",
                          job->outcomes[o].name, fm ? "hybrid" : "cf-fused", job->plr_select_rule ? "one_se" : "min",
@@ -1429,7 +1429,7 @@ int cv_predict(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
         if (!rc) rc = dist_merge_f64(btr[b], (size_t)ntr * Ks);
         if (!rc) rc = dist_merge_f64(boof[b], (size_t)ntr * Ks);
     }
-    if (!rc) rc = finish_split(job, outcome, &model, 1, K, ntr, ytr, nte, bte, btr, boof, out, thr);
+    if (!rc) rc = finish_split(job, outcome, &model, 1, K, ntr, ytr, nte, bte, btr, boof, out, thr, NULL);
     if (!rc && inter_te)
         for (int i = 0; i < nte; i++)
             for (int k = 0; k < K; k++) {

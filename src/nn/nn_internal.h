@@ -19,14 +19,7 @@
  * clears them. NULL with h19_fail on failure; release with free(). */
 float *nn_big_alloc(size_t n, int zero);
 
-/* Threads for the nn kernels: OpenBLAS's current count (>= 1). */
-int nn_threads(void);
 
-/* Run fn(ctx, lo, hi, part) over the nt static parts of [0, n) (part t = [n t/nt, n (t+1)/nt))
- * on nt threads, the caller being one of them; returns when all parts are done. fn must give the
- * parts disjoint outputs. Element-wise loops use it only from NN_PAR_MIN elements. */
-typedef void (*nn_par_fn)(void *ctx, long lo, long hi, int part);
-void nn_par(int nt, long n, nn_par_fn fn, void *ctx);
 #define NN_PAR_MIN 65536
 
 /* nn_conv3_* with an explicit thread count nt (the scratch must be sized for nt threads). din_write
