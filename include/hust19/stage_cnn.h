@@ -46,6 +46,7 @@ typedef struct {
                                  in proportion */
     long infer_chunk;         /* slices per inference task */
     bool flip;                /* also train on the left-right mirror of every training slice */
+    bool split_patients;      /* split: patient (default; whole patients go to one part) or slice */
     char ckpt[1100], model_out[1100], metrics_out[1100], scores_out[1100], chunk_dir[1100];
     /* model file contents: the architecture must be the same at inference time */
     int C, H, W;
@@ -66,6 +67,14 @@ void sc_opts_free(sc_opts *o);
  * the next round(val_fraction * (n_k - test)) validation, the rest training. */
 int sc_split(const int *y, int n, uint64_t seed, double test_fraction, double val_fraction, long max_train,
              int *part);
+/* The same by patient (group[i]: the patient of slice i): every slice of a patient goes to the
+ * same part, so held-out and validation slices come from patients the model never trained on.
+ * Patients are stratified by whether they have a pCT slice; per stratum s the patients (ascending
+ * group id) are shuffled by h19_rng keyed (seed, H19_RNG_SPLIT, 1, 0, 0, s), the first
+ * round(test_fraction * G_s) are test, the next round(val_fraction * (G_s - test)) validation.
+ * max_train is applied to the training slices as in sc_split. */
+int sc_split_patients(const int *y, const int *group, int n, uint64_t seed, double test_fraction,
+                      double val_fraction, long max_train, int *part);
 
 /* u8 slices [n][200][200] -> floats [n][H][W] in [0, 1]: x / 255, block-averaged to H x W. */
 void sc_normalise(float *out, const uint8_t *in, int64_t n, int H, int W);

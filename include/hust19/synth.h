@@ -72,6 +72,7 @@ typedef struct {
     double lesion_hu;          /* a lung pixel is lesion when COVID opacities raised it >= this */
     double faint_hu;           /* nCT needs no lung pixel raised >= this (else "uncertain") */
     ct_synth_lesion_params type1, type2, cap;
+    ct_synth_lesion_params critical; /* type II patients graded "Critically ill" (more extensive) */
     double control_minor;      /* probability a control has a minor non-COVID finding */
 } ct_synth_params;
 
@@ -83,9 +84,12 @@ int ct_synth_params_check(const ct_synth_params *p);
 typedef struct ct_synth_patient ct_synth_patient; /* opaque: anatomy, vessels, lesions */
 
 /* Draw one patient's anatomy and lesions. key identifies the patient within the seed (the CF id);
- * nslices >= 1. *out is owned by the caller (ct_synth_patient_free). prm is copied. */
+ * critical (type II only) draws the lesions from prm->critical instead of prm->type2: the CF
+ * table's "Critically ill" grade, whose involvement CT severity scoring finds larger than in
+ * "Severe" disease. nslices >= 1. *out is owned by the caller (ct_synth_patient_free). prm is
+ * copied. */
 int ct_synth_patient_make(const ct_synth_params *prm, uint64_t seed, uint32_t key, int cls,
-                          int nslices, ct_synth_patient **out);
+                          int critical, int nslices, ct_synth_patient **out);
 void ct_synth_patient_free(ct_synth_patient *p);
 
 int ct_synth_nslices(const ct_synth_patient *p);
@@ -131,6 +135,9 @@ typedef struct {
     int age;                /* years (fake PHI: birth date = study year - age) */
     int male;               /* 1 male, 0 female */
 } ct_synth_entry;
+
+/* 1 if the morbidity outcome is the critical grade of type II ("Critically ill"), else 0. */
+int ct_synth_is_critical(const ct_synth_entry *e);
 
 typedef struct {
     char *out;              /* output directory (owned) */

@@ -29,7 +29,7 @@ static const char *HELP =
     "keys under synth: (docs/synth.md): out, seed, patients, cf_table, ct_fraction, slices {mean, sd,\n"
     "min, max} (or a number), image_size, fov_mm, noise_hu [min, max], labelled_patients,\n"
     "classes {control, cap, type1, type2}, thresholds {nict_lung_mm2, pct_lesion_mm2, lesion_hu, faint_hu},\n"
-    "control_minor, lesions {type1|type2|cap: {count, radius_mm, hu, consolidation, crazy_paving}}.\n";
+    "control_minor, lesions {type1|type2|critical|cap: {count, radius_mm, hu, consolidation, crazy_paving}}.\n";
 
 /* A [min, max] pair of numbers. */
 static int range2(cfg_doc *d, cfg_node *map, const char *key, double *lo, double *hi)
@@ -143,6 +143,7 @@ static int parse_job(cfg_doc *d, ct_synth_job *job, int need_out)
     H19_TRY(lesion_keys(d, les, "type1", &p->type1));
     H19_TRY(lesion_keys(d, les, "type2", &p->type2));
     H19_TRY(lesion_keys(d, les, "cap", &p->cap));
+    H19_TRY(lesion_keys(d, les, "critical", &p->critical));
     H19_TRY(cfg_check_unused(d));
     rc = ct_synth_params_check(p);
     if (rc) return h19_fail_ctx(H19_ECONFIG, "%s: ", d->file);

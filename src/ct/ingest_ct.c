@@ -1172,6 +1172,23 @@ int ct_ingest_run(const ct_ingest_opts *o, const char *workdir, h5_file *f)
     if (!rc) rc = write_rows(f, "/ct/z", H5T_NATIVE_DOUBLE, 1, dims, first, nloc, z, 0);
     if (!rc) rc = write_rows(f, "/ct/instance", H5T_NATIVE_INT32, 1, dims, first, nloc, ins, 0);
     if (!rc) rc = write_rows(f, "/ct/label", H5T_NATIVE_INT8, 1, dims, first, nloc, lab, 0);
+    long long nlab_loc = 0, nlab_all = 0;
+    for (int64_t j = 0; !rc && j < nloc; j++) nlab_loc += lab[j] >= 0;
+    rc = dist_agree(rc);
+    if (!rc && MPI_Allreduce(&nlab_loc, &nlab_all, 1, MPI_LONG_LONG, MPI_SUM, f->comm) != MPI_SUCCESS)
+        rc = h19_fail(H19_EMPI, "ingest ct: MPI_Allreduce of the labelled slices failed");
+    if (!rc && rank == 0 && o->labels) {
+        /* a labels file whose paths match nothing (they are relative to its own directory) is a
+         * silent mistake otherwise: the slice CNN would later find no labelled slice */
+        if (g.nlab && !nlab_all)
+            LOG_WARN("ingest ct: none of the %d labels of %s matched a slice of the archive (file paths are "
+                     "relative to the labels file's directory)", g.nlab, o->labels);
+        else if (nlab_all < g.nlab)
+            LOG_WARN("ingest ct: %lld of the %d labels of %s matched a slice of the archive", nlab_all, g.nlab,
+                     o->labels);
+        else
+            LOG_INFO("ingest ct: %lld labelled slices (%s)", nlab_all, o->labels);
+    }
     free(px);
     free(pat);
     free(ser);

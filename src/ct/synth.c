@@ -53,7 +53,7 @@ struct ct_synth_patient {
     ct_synth_params prm;
     uint64_t seed;
     uint32_t key;
-    int cls, nslices;
+    int cls, critical, nslices;
     double px, dz, z_top, length; /* pixel spacing, slice spacing, z of slice 0, coverage */
     /* body frame */
     double rot_c, rot_s, shift_x, shift_y;
@@ -151,6 +151,10 @@ void ct_synth_params_default(ct_synth_params *p)
     p->type2 = (ct_synth_lesion_params){14, 26, 22, 46, -520, -260, 0.6, 0.4};
     /* CAP: one or two lobar/segmental consolidations in one lung. */
     p->cap = (ct_synth_lesion_params){1, 2, 40, 65, 10, 40, 1.0, 0.0};
+    /* Critically ill (the worse half of type II): CT severity scores are higher in critical than
+     * in severe disease and predict death (Francone et al., Eur Radiol 2020; Yang et al.,
+     * Radiol Cardiothorac Imaging 2020): more and larger lesions, mostly consolidated. */
+    p->critical = (ct_synth_lesion_params){22, 34, 26, 52, -480, -220, 0.85, 0.5};
     p->control_minor = 0.3;
 }
 
@@ -190,6 +194,7 @@ int ct_synth_params_check(const ct_synth_params *p)
     H19_TRY(check_lp("type1", &p->type1));
     H19_TRY(check_lp("type2", &p->type2));
     H19_TRY(check_lp("cap", &p->cap));
+    H19_TRY(check_lp("critical", &p->critical));
     return H19_OK;
 }
 
@@ -456,7 +461,7 @@ static int make_lesions(ct_synth_patient *p)
     h19_rng_init(&r, p->seed, H19_RNG_SYNTH, ST_LESION, p->key, 0, 0);
     int cap = 0;
     const ct_synth_lesion_params *lp = p->cls == CT_SYNTH_TYPE1   ? &p->prm.type1
-                                       : p->cls == CT_SYNTH_TYPE2 ? &p->prm.type2
+                                       : p->cls == CT_SYNTH_TYPE2 ? (p->critical ? &p->prm.critical : &p->prm.type2)
                                        : p->cls == CT_SYNTH_CAP   ? &p->prm.cap
                                                                   : NULL;
     double span = p->t_base - p->t_apex;
@@ -531,7 +536,7 @@ static int make_lesions(ct_synth_patient *p)
 }
 
 int ct_synth_patient_make(const ct_synth_params *prm, uint64_t seed, uint32_t key, int cls,
-                          int nslices, ct_synth_patient **out)
+                          int critical, int nslices, ct_synth_patient **out)
 {
     *out = NULL;
     if (cls < 0 || cls >= CT_SYNTH_NCLASS)
@@ -545,6 +550,7 @@ int ct_synth_patient_make(const ct_synth_params *prm, uint64_t seed, uint32_t ke
     p->seed = seed;
     p->key = key;
     p->cls = cls;
+    p->critical = cls == CT_SYNTH_TYPE2 && critical;
     p->nslices = nslices;
     p->px = prm->fov_mm / prm->size;
 

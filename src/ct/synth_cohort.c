@@ -334,6 +334,11 @@ static int write_sbuf(const char *dir, const char *name, sbuf *b)
     return ct_synth_atomic_write(path, b->s ? b->s : "", b->n);
 }
 
+int ct_synth_is_critical(const ct_synth_entry *e)
+{
+    return e->cls == CT_SYNTH_TYPE2 && !strcmp(e->morbidity, "Critically ill");
+}
+
 static void lesion_yaml(sbuf *b, const char *name, const ct_synth_lesion_params *l)
 {
     sb_printf(b, "    %s: {count: [%d, %d], radius_mm: [%g, %g], hu: [%g, %g], consolidation: %g, crazy_paving: %g}\n",
@@ -343,19 +348,21 @@ static void lesion_yaml(sbuf *b, const char *name, const ct_synth_lesion_params 
 
 int ct_synth_describe(const ct_synth_job *job, const ct_synth_entry *e, int n, sbuf *b)
 {
-    long slices = 0, labelled = 0, npat = 0, cls[CT_SYNTH_NCLASS] = {0};
+    long slices = 0, labelled = 0, npat = 0, cls[CT_SYNTH_NCLASS] = {0}, critical = 0;
     for (int i = 0; i < n; i++) {
         slices += e[i].nslices;
         labelled += e[i].labelled ? e[i].nslices : 0;
         npat += e[i].has_ct;
         cls[e[i].cls]++;
+        critical += ct_synth_is_critical(&e[i]);
     }
     const ct_synth_params *p = &job->prm;
     sb_printf(b, "# A synthetic consortium CT archive written by `hust19 synth` (docs/synth.md).\n");
     sb_printf(b, "format: hust19-synth\nversion: 1\nseed: %llu\n", (unsigned long long)job->seed);
     sb_printf(b, "cf_table: %s\n", job->cf_table ? job->cf_table : "~");
     sb_printf(b, "patients: %d\npatients_with_ct: %ld\nslices: %ld\nlabelled_slices: %ld\n", n, npat, slices, labelled);
-    sb_printf(b, "classes: {control: %ld, cap: %ld, type1: %ld, type2: %ld}\n", cls[0], cls[1], cls[2], cls[3]);
+    sb_printf(b, "classes: {control: %ld, cap: %ld, type1: %ld, type2: %ld}\ntype2_critical: %ld\n", cls[0], cls[1],
+              cls[2], cls[3], critical);
     sb_printf(b, "ct_fraction: %g\nslices_per_patient: {mean: %g, sd: %g, min: %d, max: %d}\n", job->ct_fraction,
               job->slices_mean, job->slices_sd, job->slices_min, job->slices_max);
     sb_printf(b, "labelled_patients: %d\nclass_weights: {control: %g, cap: %g, type1: %g, type2: %g}\n",
@@ -370,6 +377,7 @@ int ct_synth_describe(const ct_synth_job *job, const ct_synth_entry *e, int n, s
     lesion_yaml(b, "type1", &p->type1);
     lesion_yaml(b, "type2", &p->type2);
     lesion_yaml(b, "cap", &p->cap);
+    lesion_yaml(b, "critical", &p->critical);
     return b->oom ? h19_fail(H19_ENOMEM, "synth.yaml: out of memory") : H19_OK;
 }
 

@@ -106,7 +106,7 @@ static int render_pick(const ct_synth_params *prm, uint64_t seed, uint32_t key, 
                        pick_kind pick, int tile, uint8_t *out, int *chosen, ct_synth_slice_info *ci)
 {
     ct_synth_patient *p;
-    H19_TRY(ct_synth_patient_make(prm, seed, key, cls, nslices, &p));
+    H19_TRY(ct_synth_patient_make(prm, seed, key, cls, 0, nslices, &p));
     int S = prm->size;
     int16_t *hu = h19_malloc(sizeof *hu * (size_t)S * S);
     if (!hu) {

@@ -120,7 +120,7 @@ int ct_synth_write_patient(const ct_synth_job *job, const ct_synth_entry *e, int
     snprintf(dir, sizeof dir, "%s/%s", job->out, rel);
     if (!job->dry_run) H19_TRY(ct_synth_mkdirs(dir));
     ct_synth_patient *p;
-    H19_TRY(ct_synth_patient_make(&job->prm, job->seed, (uint32_t)e->id, e->cls, e->nslices, &p));
+    H19_TRY(ct_synth_patient_make(&job->prm, job->seed, (uint32_t)e->id, e->cls, ct_synth_is_critical(e), e->nslices, &p));
     size_t npx = (size_t)job->prm.size * job->prm.size;
     /* the rank's cores render a block of slices at a time (one per thread), then one thread writes
      * them in order: the DICOM files and the marker are as from one thread */

@@ -47,6 +47,12 @@ int sc_opts_parse(h19_job *job, sc_opts *o)
     H19_TRY(cfg_int(d, sec, "max_train_slices", 0, 0, 1L << 40, &o->max_train_slices));
     H19_TRY(cfg_int(d, sec, "infer_chunk", 64, 1, 1 << 20, &o->infer_chunk));
     H19_TRY(cfg_bool(d, sec, "flip", false, &o->flip));
+    const char *split = NULL;
+    H19_TRY(cfg_str(d, sec, "split", "patient", 0, &split));
+    if (strcmp(split, "patient") && strcmp(split, "slice"))
+        return cfg_error(d, cfg_peek(sec, "split"), "'slice_cnn.split' is '%s': expected patient (no patient in "
+                         "two parts) or slice (the paper's protocol)", split);
+    o->split_patients = !strcmp(split, "patient");
     const char *ck = NULL, *mo = NULL, *sc = NULL;
     H19_TRY(cfg_str(d, sec, "checkpoint", NULL, 0, &ck));
     H19_TRY(cfg_str(d, sec, "model_out", NULL, 0, &mo));
@@ -85,20 +91,62 @@ void sc_opts_free(sc_opts *o)
     o->model_text = NULL;
 }
 
+/* Cut the training part (part[i] == 0) to max_train slices, per class in proportion (largest
+ * remainders, ties to the lower class), and within a class the first ones of its shuffled order
+ * (h19_rng keyed (seed, H19_RNG_SPLIT, 0, 0, 0, k)); the others become -1. */
+static void cap_train(const int *y, int n, uint64_t seed, long max_train, int *part, int *members)
+{
+    long ntrain_all = 0, ntrain_k[SC_NCLASS] = {0};
+    for (int i = 0; i < n; i++)
+        if (part[i] == 0) ntrain_k[y[i]]++, ntrain_all++;
+    if (max_train <= 0 || ntrain_all <= max_train) return;
+    long keep[SC_NCLASS], left = max_train;
+    double rem[SC_NCLASS];
+    for (int k = 0; k < SC_NCLASS; k++) {
+        double q = (double)max_train * (double)ntrain_k[k] / (double)ntrain_all;
+        keep[k] = (long)floor(q);
+        rem[k] = q - (double)keep[k];
+        left -= keep[k];
+    }
+    while (left > 0) {
+        int best = -1;
+        for (int k = 0; k < SC_NCLASS; k++)
+            if (keep[k] < ntrain_k[k] && (best < 0 || rem[k] > rem[best])) best = k;
+        if (best < 0) break;
+        keep[best]++;
+        rem[best] = -1.0;
+        left--;
+    }
+    for (int k = 0; k < SC_NCLASS; k++) {
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (y[i] == k) members[m++] = i;
+        h19_rng r;
+        h19_rng_init(&r, seed, H19_RNG_SPLIT, 0, 0, 0, (uint32_t)k);
+        h19_rng_shuffle(&r, members, m);
+        long seen = 0;
+        for (int j = 0; j < m; j++)
+            if (part[members[j]] == 0 && seen++ >= keep[k]) part[members[j]] = -1;
+    }
+}
+
+static int check_labels(const int *y, int n, int *part)
+{
+    if (n < 1) return h19_fail(H19_EARG, "sc_split: no labelled slices");
+    for (int i = 0; i < n; i++) {
+        if (y[i] < 0 || y[i] >= SC_NCLASS)
+            return h19_fail(H19_EARG, "sc_split: label %d of slice %d is not a class", y[i], i);
+        part[i] = 0;
+    }
+    return H19_OK;
+}
+
 int sc_split(const int *y, int n, uint64_t seed, double test_fraction, double val_fraction, long max_train,
              int *part)
 {
-    if (n < 1) return h19_fail(H19_EARG, "sc_split: no labelled slices");
+    H19_TRY(check_labels(y, n, part));
     int *members = h19_malloc(sizeof(int) * (size_t)n);
     if (!members) return H19_ENOMEM;
-    for (int i = 0; i < n; i++) {
-        if (y[i] < 0 || y[i] >= SC_NCLASS) {
-            free(members);
-            return h19_fail(H19_EARG, "sc_split: label %d of slice %d is not a class", y[i], i);
-        }
-        part[i] = 0;
-    }
-    long ntrain_all = 0, ntrain_k[SC_NCLASS] = {0};
     for (int k = 0; k < SC_NCLASS; k++) {
         int m = 0;
         for (int i = 0; i < n; i++)
@@ -109,42 +157,55 @@ int sc_split(const int *y, int n, uint64_t seed, double test_fraction, double va
         int nt = (int)lround(test_fraction * m);
         int nv = (int)lround(val_fraction * (m - nt));
         for (int j = 0; j < m; j++) part[members[j]] = j < nt ? 2 : j < nt + nv ? 1 : 0;
-        ntrain_k[k] = m - nt - nv;
-        ntrain_all += ntrain_k[k];
     }
-    if (max_train > 0 && ntrain_all > max_train) {
-        /* Keep max_train training slices, per class in proportion (largest remainders, ties to the
-         * lower class), and within a class the first ones of its shuffled order. */
-        long keep[SC_NCLASS], left = max_train;
-        double rem[SC_NCLASS];
-        for (int k = 0; k < SC_NCLASS; k++) {
-            double q = (double)max_train * (double)ntrain_k[k] / (double)ntrain_all;
-            keep[k] = (long)floor(q);
-            rem[k] = q - (double)keep[k];
-            left -= keep[k];
-        }
-        while (left > 0) {
-            int best = -1;
-            for (int k = 0; k < SC_NCLASS; k++)
-                if (keep[k] < ntrain_k[k] && (best < 0 || rem[k] > rem[best])) best = k;
-            if (best < 0) break;
-            keep[best]++;
-            rem[best] = -1.0;
-            left--;
-        }
-        for (int k = 0; k < SC_NCLASS; k++) {
-            int m = 0;
-            for (int i = 0; i < n; i++)
-                if (y[i] == k) members[m++] = i;
-            h19_rng r;
-            h19_rng_init(&r, seed, H19_RNG_SPLIT, 0, 0, 0, (uint32_t)k);
-            h19_rng_shuffle(&r, members, m); /* the same order as above */
-            long seen = 0;
-            for (int j = 0; j < m; j++)
-                if (part[members[j]] == 0 && seen++ >= keep[k]) part[members[j]] = -1;
-        }
-    }
+    cap_train(y, n, seed, max_train, part, members);
     free(members);
+    return H19_OK;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, z = *(const int *)b;
+    return (x > z) - (x < z);
+}
+
+int sc_split_patients(const int *y, const int *group, int n, uint64_t seed, double test_fraction,
+                      double val_fraction, long max_train, int *part)
+{
+    H19_TRY(check_labels(y, n, part));
+    int *ids = h19_malloc(sizeof(int) * (size_t)n), *members = h19_malloc(sizeof(int) * (size_t)n);
+    int *gpart = h19_malloc(sizeof(int) * (size_t)n), *gpos = h19_calloc((size_t)n, sizeof(int));
+    if (!ids || !members || !gpart || !gpos) {
+        free(ids), free(members), free(gpart), free(gpos);
+        return H19_ENOMEM;
+    }
+    memcpy(ids, group, sizeof(int) * (size_t)n);
+    qsort(ids, (size_t)n, sizeof(int), cmp_int);
+    int G = 0;
+    for (int i = 0; i < n; i++)
+        if (i == 0 || ids[i] != ids[i - 1]) ids[G++] = ids[i];
+    /* gpos[g]: 1 if patient g has a pCT slice (the stratum), found by binary search */
+    for (int i = 0; i < n; i++) {
+        int *at = bsearch(&group[i], ids, (size_t)G, sizeof(int), cmp_int);
+        if (y[i] == 1) gpos[at - ids] = 1;
+    }
+    for (int s = 0; s < 2; s++) {
+        int m = 0;
+        for (int g = 0; g < G; g++)
+            if (gpos[g] == s) members[m++] = g;
+        h19_rng r;
+        h19_rng_init(&r, seed, H19_RNG_SPLIT, 1, 0, 0, (uint32_t)s);
+        h19_rng_shuffle(&r, members, m);
+        int nt = (int)lround(test_fraction * m);
+        int nv = (int)lround(val_fraction * (m - nt));
+        for (int j = 0; j < m; j++) gpart[members[j]] = j < nt ? 2 : j < nt + nv ? 1 : 0;
+    }
+    for (int i = 0; i < n; i++) {
+        int *at = bsearch(&group[i], ids, (size_t)G, sizeof(int), cmp_int);
+        part[i] = gpart[at - ids];
+    }
+    cap_train(y, n, seed, max_train, part, members);
+    free(ids), free(members), free(gpart), free(gpos);
     return H19_OK;
 }
 
@@ -449,7 +510,7 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
     int64_t nlab = 0;
     for (int64_t i = 0; i < m.n; i++) nlab += m.label[i] >= 0;
     int64_t *lab = NULL, *idx[3] = {NULL, NULL, NULL};
-    int *ylab = NULL, *part = NULL, *ys[3] = {NULL, NULL, NULL};
+    int *ylab = NULL, *part = NULL, *gl = NULL, *ys[3] = {NULL, NULL, NULL};
     float *X[3] = {NULL, NULL, NULL}, *prob = NULL;
     int cnt[3] = {0, 0, 0};
     nn_net *net = NULL;
@@ -469,7 +530,15 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
                 lab[j] = i;
                 ylab[j++] = m.label[i];
             }
-        rc = sc_split(ylab, (int)nlab, job->seed, o->test_fraction, o->val_fraction, o->max_train_slices, part);
+        if (!o->split_patients)
+            rc = sc_split(ylab, (int)nlab, job->seed, o->test_fraction, o->val_fraction, o->max_train_slices, part);
+        else if (!(gl = h19_malloc(sizeof(int) * (size_t)nlab)))
+            rc = H19_ENOMEM;
+        else {
+            for (int64_t q = 0; q < nlab; q++) gl[q] = m.patient[lab[q]];
+            rc = sc_split_patients(ylab, gl, (int)nlab, job->seed, o->test_fraction, o->val_fraction,
+                                   o->max_train_slices, part);
+        }
     }
     const size_t nin = (size_t)o->H * o->W;
     for (int s = 0; s < 3 && !rc; s++) {
@@ -558,6 +627,7 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
     free(lab);
     free(ylab);
     free(part);
+    free(gl);
     ct_archive_meta_free(&m);
     return rc;
 }

@@ -38,7 +38,7 @@ synth:
   image_size: 128
   labelled_patients: 4
 ct: {manifest: syn/manifest.csv, labels: syn/slice_labels.csv}
-slice_cnn: {model: tiny.yaml, epochs: 3, batch: 8, micro_batch: 4, lr: 3.0e-3, infer_chunk: 10}
+slice_cnn: {model: tiny.yaml, epochs: 3, batch: 8, micro_batch: 4, lr: 3.0e-3, infer_chunk: 10, split: slice}
 YAML
 "$HUST19_MPIEXEC" -np 2 --oversubscribe "$HUST19" synth job.yaml 2> synth.log || { cat synth.log; echo "FAIL: synth"; exit 1; }
 "$HUST19" ingest job.yaml 2> ingest.log || { cat ingest.log; echo "FAIL: ingest"; exit 1; }

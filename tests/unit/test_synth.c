@@ -27,11 +27,12 @@ typedef struct {
     long max_lesion_px_control;
 } series_stats;
 
-static void render_all(const ct_synth_params *prm, uint64_t seed, uint32_t key, int cls, series_stats *st)
+static void render_all_grade(const ct_synth_params *prm, uint64_t seed, uint32_t key, int cls, int critical,
+                             series_stats *st)
 {
     memset(st, 0, sizeof *st);
     ct_synth_patient *p = NULL;
-    CHECK_OK(ct_synth_patient_make(prm, seed, key, cls, NS, &p));
+    CHECK_OK(ct_synth_patient_make(prm, seed, key, cls, critical, NS, &p));
     if (!p) return;
     int16_t *hu = malloc(sizeof *hu * S * S);
     for (int k = 0; k < NS; k++) {
@@ -63,10 +64,10 @@ int main(void)
 
     /* same (seed, patient, slice) -> same bytes; another seed or patient -> different bytes */
     ct_synth_patient *p1, *p2, *p3, *p4;
-    CHECK_OK(ct_synth_patient_make(&prm, 11, 5, CT_SYNTH_TYPE2, NS, &p1));
-    CHECK_OK(ct_synth_patient_make(&prm, 11, 5, CT_SYNTH_TYPE2, NS, &p2));
-    CHECK_OK(ct_synth_patient_make(&prm, 12, 5, CT_SYNTH_TYPE2, NS, &p3));
-    CHECK_OK(ct_synth_patient_make(&prm, 11, 6, CT_SYNTH_TYPE2, NS, &p4));
+    CHECK_OK(ct_synth_patient_make(&prm, 11, 5, CT_SYNTH_TYPE2, 0, NS, &p1));
+    CHECK_OK(ct_synth_patient_make(&prm, 11, 5, CT_SYNTH_TYPE2, 0, NS, &p2));
+    CHECK_OK(ct_synth_patient_make(&prm, 12, 5, CT_SYNTH_TYPE2, 0, NS, &p3));
+    CHECK_OK(ct_synth_patient_make(&prm, 11, 6, CT_SYNTH_TYPE2, 0, NS, &p4));
     CHECK_OK(ct_synth_render(p1, NS / 2, a, NULL));
     CHECK_OK(ct_synth_render(p2, NS / 2, b, NULL));
     CHECK(memcmp(a, b, sizeof *a * S * S) == 0);
@@ -112,7 +113,7 @@ int main(void)
     for (int cls = 0; cls < CT_SYNTH_NCLASS; cls++)
         for (int k = 0; k < npat; k++) {
             series_stats st;
-            render_all(&prm, 2020, (uint32_t)(100 + k), cls, &st);
+            render_all_grade(&prm, 2020, (uint32_t)(100 + k), cls, 0, &st);
             CHECK_MSG(st.first == CT_SYNTH_NICT && st.last == CT_SYNTH_NICT, "class %d patient %d: ends %d %d", cls,
                       k, st.first, st.last);
             CHECK(st.mid_label != CT_SYNTH_NICT);
@@ -139,6 +140,26 @@ int main(void)
     fprintf(stderr, "mean lesion burden (mm2 summed over slices): type I %.0f, type II %.0f; involvement %.3f, %.3f\n",
             burden[2], burden[3], inv1, inv2);
 
+    /* the critical grade of type II: more extensive than severe, still below a whole lung; the
+     * flag means nothing for the other classes (same patient, same series) */
+    double bc = 0, lc = 0;
+    for (int k = 0; k < npat; k++) {
+        series_stats st;
+        render_all_grade(&prm, 2020, (uint32_t)(100 + k), CT_SYNTH_TYPE2, 1, &st);
+        CHECK(st.nlab[CT_SYNTH_PCT] > 0 && st.first == CT_SYNTH_NICT && st.last == CT_SYNTH_NICT);
+        bc += st.lesion_mm2 / npat;
+        lc += st.lung_mm2 / npat;
+    }
+    double invc = bc / lc;
+    CHECK_MSG(invc > 1.3 * inv2 && invc < 0.8, "critical involvement %.3f (type II %.3f)", invc, inv2);
+    fprintf(stderr, "critical involvement %.3f\n", invc);
+    {
+        series_stats ga, gb;
+        render_all_grade(&prm, 2020, 101, CT_SYNTH_TYPE1, 0, &ga);
+        render_all_grade(&prm, 2020, 101, CT_SYNTH_TYPE1, 1, &gb);
+        CHECK(ga.lesion_mm2 == gb.lesion_mm2 && ga.lung_mm2 == gb.lung_mm2 && ga.nlab[CT_SYNTH_PCT] == gb.nlab[CT_SYNTH_PCT]);
+    }
+
     /* parameter checks name the field */
     ct_synth_params bad = small();
     bad.size = 10;
@@ -147,8 +168,8 @@ int main(void)
     bad.type2.hu_min = -200, bad.type2.hu_max = -300;
     CHECK(ct_synth_params_check(&bad) == H19_EARG && strstr(h19_errmsg(), "type2"));
     ct_synth_patient *px = NULL;
-    CHECK(ct_synth_patient_make(&prm, 1, 1, 7, NS, &px) == H19_EARG && px == NULL);
-    CHECK(ct_synth_patient_make(&prm, 1, 1, 0, 0, &px) == H19_EARG);
+    CHECK(ct_synth_patient_make(&prm, 1, 1, 7, 0, NS, &px) == H19_EARG && px == NULL);
+    CHECK(ct_synth_patient_make(&prm, 1, 1, 0, 0, 0, &px) == H19_EARG);
     CHECK(ct_synth_class_parse("type2") == CT_SYNTH_TYPE2 && ct_synth_class_parse("x") == -1);
 
     /* standalone cohort: deterministic, classes roughly as the weights, labelled subset size */
@@ -196,6 +217,11 @@ int main(void)
         CHECK(c[0] >= 216 && c[1] >= 112 && c[2] >= 620 && c[3] >= 274);
         CHECK(c[0] + c[1] + c[2] + c[3] == 1521);
         CHECK(e1[3].id == 4 && e1[3].cls == CT_SYNTH_TYPE2 && e1[3].age == 73 && e1[3].male); /* the worked example */
+        /* the table's 72 "Critically ill" patients draw the critical lesions; "Severe" ones do not */
+        int ncrit = 0;
+        for (int i = 0; i < n1; i++) ncrit += ct_synth_is_critical(&e1[i]);
+        CHECK_MSG(ncrit == 72, "%d critical patients (the table has 72)", ncrit);
+        CHECK(!ct_synth_is_critical(&e1[3]));
         CHECK(e1[800].hospital == 1 && e1[0].hospital == 0);                                  /* 776-1170 Liyuan */
         free(e1);
     } else {

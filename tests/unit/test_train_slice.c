@@ -167,6 +167,46 @@ static void test_split(void)
     CHECK(sc_split(y, N, 7, 0.1, 0.1, 0, part) == H19_EARG);
 }
 
+/* by patient: 40 patients of 25 slices (ids 100, 103, ... given out of order), the first 20 with
+ * pCT slices; every patient in one part, test = round(0.1 * 20) = 2 patients per stratum,
+ * validation round(0.1 * 18) = 2 per stratum */
+static void test_split_patients(void)
+{
+    enum { P = 40, S = 25, N = P * S };
+    int y[N], g[N], part[N], part2[N], part3[N];
+    for (int i = 0; i < N; i++) {
+        int p = (i * 7) % P; /* slices of a patient are interleaved with the others' */
+        g[i] = 100 + 3 * p;
+        int k = i / P; /* slice k of patient p */
+        y[i] = k < 4 || k >= 22 ? 0 : p < 20 && k >= 8 && k < 16 ? 1 : 2;
+    }
+    CHECK(sc_split_patients(y, g, N, 7, 0.1, 0.1, 0, part) == H19_OK);
+    int pp[P], npart[2][3] = {{0}};
+    for (int p = 0; p < P; p++) pp[p] = -9;
+    for (int i = 0; i < N; i++) {
+        int p = (g[i] - 100) / 3;
+        if (pp[p] == -9) {
+            pp[p] = part[i];
+            npart[p < 20 ? 1 : 0][part[i]]++;
+        }
+        CHECK_MSG(pp[p] == part[i], "patient %d in parts %d and %d", p, pp[p], part[i]);
+    }
+    CHECK_MSG(npart[1][2] == 2 && npart[0][2] == 2 && npart[1][1] == 2 && npart[0][1] == 2,
+              "test %d+%d, validation %d+%d patients", npart[1][2], npart[0][2], npart[1][1], npart[0][1]);
+    CHECK(sc_split_patients(y, g, N, 7, 0.1, 0.1, 0, part2) == H19_OK && !memcmp(part, part2, sizeof part));
+    CHECK(sc_split_patients(y, g, N, 8, 0.1, 0.1, 0, part3) == H19_OK && memcmp(part, part3, sizeof part) != 0);
+    /* the cap only drops training slices */
+    CHECK(sc_split_patients(y, g, N, 7, 0.1, 0.1, 100, part2) == H19_OK);
+    int kept = 0;
+    for (int i = 0; i < N; i++) {
+        kept += part2[i] == 0;
+        CHECK(part2[i] == -1 ? part[i] == 0 : part2[i] == part[i]);
+    }
+    CHECK(kept == 100);
+    y[3] = -1;
+    CHECK(sc_split_patients(y, g, N, 7, 0.1, 0.1, 0, part) == H19_EARG);
+}
+
 static void test_normalise(void)
 {
     static uint8_t img[CT_OUT * CT_OUT];
@@ -254,8 +294,9 @@ static void test_end_to_end(const char *dir)
     snprintf(model, sizeof model, "%s/tiny.yaml", dir);
     snprintf(jobp, sizeof jobp, "%s/job.yaml", dir);
     snprintf(res, sizeof res, "%s/results", dir);
-    /* 12 patients with CT x 30 slices, 10 labelled: 300 labelled slices (NiCT 100, pCT 65, nCT 135),
-     * held out round(0.1 n_k) = 10 + 7 + 14 */
+    /* 12 patients with CT x 30 slices, 10 labelled: 300 labelled slices (NiCT 100, pCT 65, nCT 135);
+     * split by patient (the default): 5 with pCT slices, 5 without, held out round(0.1 * 5) = 1 of
+     * each, 60 slices */
     CHECK(make_archive(arch, 13, 30, 10, 5) == H19_OK);
     CHECK(write_text(model, TINY_MODEL) == 0);
 
@@ -272,8 +313,22 @@ static void test_end_to_end(const char *dir)
     CHECK(write_text(jobp, text) == 0);
     CHECK(load_job(&job, jobp) == H19_OK);
     rc = sc_opts_parse(&job, &o);
-    CHECK_MSG(rc == H19_OK && o.flip, "%d %s", rc, h19_errmsg());
+    CHECK_MSG(rc == H19_OK && o.flip && o.split_patients, "%d %s", rc, h19_errmsg());
     if (!rc) sc_opts_free(&o);
+    job_free(&job);
+    snprintf(text, sizeof text, JOB_FMT, res, arch, model, "  split: slice\n");
+    CHECK(write_text(jobp, text) == 0);
+    CHECK(load_job(&job, jobp) == H19_OK);
+    rc = sc_opts_parse(&job, &o);
+    CHECK_MSG(rc == H19_OK && !o.split_patients, "%d %s", rc, h19_errmsg());
+    if (!rc) sc_opts_free(&o);
+    job_free(&job);
+    snprintf(text, sizeof text, JOB_FMT, res, arch, model, "  split: series\n");
+    CHECK(write_text(jobp, text) == 0);
+    CHECK(load_job(&job, jobp) == H19_OK);
+    rc = sc_opts_parse(&job, &o);
+    CHECK_MSG(rc == H19_ECONFIG && strstr(h19_errmsg(), "slice_cnn.split") && strstr(h19_errmsg(), "series"), "%d %s",
+              rc, h19_errmsg());
     job_free(&job);
 
     snprintf(text, sizeof text, JOB_FMT, res, arch, model, "");
@@ -286,14 +341,14 @@ static void test_end_to_end(const char *dir)
     sc_train_result tr;
     rc = sc_train(&job, &o, &tr);
     CHECK_MSG(rc == H19_OK, "%s", h19_errmsg());
-    CHECK_MSG(tr.ntest == 31 && tr.ntrain + tr.nval == 269, "%d %d %d", tr.ntrain, tr.nval, tr.ntest);
+    CHECK_MSG(tr.ntest == 60 && tr.ntrain + tr.nval == 240, "%d %d %d", tr.ntrain, tr.nval, tr.ntest);
     /* the paper's slice CNN separates NiCT and pCT almost perfectly; on these easy slices the
      * held-out one-vs-rest AUC must reach 0.98 */
     CHECK_MSG(tr.auc[0] >= 0.98 && tr.auc[1] >= 0.98, "AUC NiCT %.4f pCT %.4f nCT %.4f", tr.auc[0], tr.auc[1],
               tr.auc[2]);
     long tot = 0;
     for (int i = 0; i < 9; i++) tot += tr.cm[i];
-    CHECK(tot == 31);
+    CHECK(tot == 60);
     CHECK(h19_file_exists(o.metrics_out) && h19_file_exists(o.model_out) && h19_file_exists(o.ckpt));
     char *csv = NULL;
     CHECK(h19_read_file(o.metrics_out, &csv, NULL) == H19_OK);
@@ -359,6 +414,7 @@ int main(int argc, char **argv)
         return rc ? 1 : 0;
     }
     test_split();
+    test_split_patients();
     test_normalise();
     test_top();
     test_mirrors();
