@@ -64,6 +64,11 @@ void nn_maxpool2_backward(float *din, const float *dout, const float *in, int B,
  * in double in a fixed order, so the bits do not depend on the thread or rank count. */
 void nn_gap_forward(float *out, const float *in, int B, int C, int HW);
 void nn_gap_backward_write(float *din, const float *dout, int B, int C, int HW);
+/* Global max pooling: out [B][C] = the maximum of each channel's H*W map. Backward writes dout to
+ * the first maximum (row-major, the element the forward keeps) and 0 elsewhere (PyTorch's
+ * AdaptiveMaxPool2d(1)); in is the forward's input. */
+void nn_gmp_forward(float *out, const float *in, int B, int C, int HW);
+void nn_gmp_backward_write(float *din, const float *dout, const float *in, int B, int C, int HW);
 
 /* Dense: out[B][OUT] = in[B][IN] . w^T + b, w is [OUT][IN] (PyTorch layout), b [OUT]. */
 void nn_dense_forward(float *out, const float *in, const float *w, const float *b, int B, int IN,
@@ -116,7 +121,8 @@ typedef enum {
     NN_DROPOUT = 5,    /* p = rate */
     NN_SOFTMAX_CE = 6, /* loss head; must be last, after a dense with >= 2 units */
     NN_SIGMOID_BCE = 7, /* loss head; must be last, after a dense with 1 unit */
-    NN_GAP = 8          /* global average pooling: [C][H][W] -> [C][1][1] */
+    NN_GAP = 8,         /* global average pooling: [C][H][W] -> [C][1][1] */
+    NN_GMP = 9          /* global max pooling: [C][H][W] -> [C][1][1] */
 } nn_kind;
 
 typedef struct {
@@ -129,6 +135,7 @@ typedef struct {
 #define NN_POOL2_ ((nn_layer_spec){NN_MAXPOOL2, 0, 0.0f})
 #define NN_DENSE_(u) ((nn_layer_spec){NN_DENSE, (u), 0.0f})
 #define NN_GAP_ ((nn_layer_spec){NN_GAP, 0, 0.0f})
+#define NN_GMP_ ((nn_layer_spec){NN_GMP, 0, 0.0f})
 #define NN_RELU_ ((nn_layer_spec){NN_RELU, 0, 0.0f})
 #define NN_DROPOUT_(r) ((nn_layer_spec){NN_DROPOUT, 0, (r)})
 #define NN_SOFTMAX_CE_ ((nn_layer_spec){NN_SOFTMAX_CE, 0, 0.0f})

@@ -9,6 +9,7 @@
  *       - relu
  *       - pool                    # 2x2 max pooling, stride 2
  *       - gap                     # global average pooling: each channel's map to its mean
+ *       - gmp                     # global max pooling: each channel's map to its maximum
  *       - dense: 256
  *       - dropout: 0.5
  *       - output: 3               # dense 3 + softmax (1 = dense 1 + sigmoid); overridable
@@ -60,7 +61,7 @@ int nn_hyper_read(cfg_doc *d, cfg_node *map, nn_hyper *h)
     return H19_OK;
 }
 
-static const char *const layer_names[] = {"conv", "pool", "dense", "relu", "dropout", "output", "gap", NULL};
+static const char *const layer_names[] = {"conv", "pool", "dense", "relu", "dropout", "output", "gap", "gmp", NULL};
 
 /* Parse layers; output expands into dense + head. */
 static int parse_layers(cfg_doc *d, cfg_node *seq, int classes_override, nn_layer_spec **out, int *nout)
@@ -84,7 +85,7 @@ static int parse_layers(cfg_doc *d, cfg_node *seq, int classes_override, nn_laye
         for (int j = 0; layer_names[j]; j++)
             if (strcmp(name, layer_names[j]) == 0) t = j;
         if (t < 0) {
-            rc = cfg_error(d, it, "unknown layer '%s' (known: conv, pool, gap, dense, relu, dropout, output)", name);
+            rc = cfg_error(d, it, "unknown layer '%s' (known: conv, pool, gap, gmp, dense, relu, dropout, output)", name);
             break;
         }
         if (have_out) {
@@ -108,6 +109,7 @@ static int parse_layers(cfg_doc *d, cfg_node *seq, int classes_override, nn_laye
             break;
         case 1: s[k++] = NN_POOL2_; break;
         case 6: s[k++] = NN_GAP_; break;
+        case 7: s[k++] = NN_GMP_; break;
         case 3: s[k++] = NN_RELU_; break;
         case 4:
             rc = cfg_node_double(d, arg, &p);

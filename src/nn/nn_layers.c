@@ -1041,6 +1041,33 @@ void nn_gap_backward_write(float *din, const float *dout, int B, int C, int HW)
     }
 }
 
+/* ---- global max pooling --------------------------------------------------------------------------- */
+
+static int first_max(const float *x, int n)
+{
+    int a = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[a]) a = i;
+    return a;
+}
+
+void nn_gmp_forward(float *out, const float *in, int B, int C, int HW)
+{
+    for (long r = 0; r < (long)B * C; r++) {
+        const float *x = in + (size_t)r * (size_t)HW;
+        out[r] = x[first_max(x, HW)];
+    }
+}
+
+void nn_gmp_backward_write(float *din, const float *dout, const float *in, int B, int C, int HW)
+{
+    for (long r = 0; r < (long)B * C; r++) {
+        float *d = din + (size_t)r * (size_t)HW;
+        memset(d, 0, sizeof(float) * (size_t)HW);
+        d[first_max(in + (size_t)r * (size_t)HW, HW)] = dout[r];
+    }
+}
+
 /* ---- dense ------------------------------------------------------------------------------------ */
 
 /* Dense GEMMs run on one BLAS thread: OpenBLAS's threaded SGEMM did not give the same bits as its

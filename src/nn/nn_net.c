@@ -34,6 +34,7 @@ static const char *kind_name(nn_kind k)
     case NN_SOFTMAX_CE: return "softmax";
     case NN_SIGMOID_BCE: return "sigmoid";
     case NN_GAP: return "gap";
+    case NN_GMP: return "gmp";
     }
     return "?";
 }
@@ -157,6 +158,7 @@ int nn_net_create(nn_net **out, int C, int H, int W, const nn_layer_spec *spec, 
             w /= 2;
             break;
         case NN_GAP:
+        case NN_GMP:
             h = w = 1;
             break;
         case NN_DENSE: {
@@ -315,6 +317,7 @@ const float *nn_forward_from(nn_net *net, const float *x, const int *y, int B, c
         }
         case NN_MAXPOOL2: nn_maxpool2_forward(L->out, in, B, L->C, L->H, L->W); break;
         case NN_GAP: nn_gap_forward(L->out, in, B, L->C, L->H * L->W); break;
+        case NN_GMP: nn_gmp_forward(L->out, in, B, L->C, L->H * L->W); break;
         case NN_DENSE: nn_dense_forward(L->out, in, P + L->w_off, P + L->b_off, B, (int)D, L->OC); break;
         case NN_RELU: nn_relu_forward(L->out, in, D * (size_t)B); break;
         case NN_DROPOUT:
@@ -372,6 +375,9 @@ void nn_backward(nn_net *net, const float *x, const int *y, int B, float scale)
             break;
         case NN_GAP:
             if (din) nn_gap_backward_write(din, gout, B, L->C, L->H * L->W);
+            break;
+        case NN_GMP:
+            if (din) nn_gmp_backward_write(din, gout, in, B, L->C, L->H * L->W);
             break;
         case NN_DENSE:
             if (din) memset(din, 0, sizeof(float) * D * (size_t)B);

@@ -217,6 +217,36 @@ static void test_gap(void)
     CHECK(fabs(out[1] - m / HW) < 1e-6);
 }
 
+/* ---- global max pooling ---- */
+static double gmp_loss(void *p)
+{
+    gap_ctx *c = p;
+    nn_gmp_forward(c->out, c->in, c->B, c->C, c->HW);
+    return dot(c->out, c->r, (size_t)c->B * c->C);
+}
+static void test_gmp(void)
+{
+    enum { B = 2, C = 3, HW = 5 * 7 };
+    float in[B * C * HW], out[B * C], r[B * C], din[B * C * HW];
+    /* distinct values, at least 0.01 apart, so the finite differences never move the maximum */
+    for (int i = 0; i < B * C * HW; i++) in[i] = 0.01f * (float)((i * 37) % (B * C * HW)) - 1.0f;
+    fill(r, B * C, -1, 1);
+    memset(din, 0x7f, sizeof din); /* _write overwrites every element */
+    gap_ctx c = {out, in, r, B, C, HW};
+    nn_gmp_backward_write(din, r, in, B, C, HW);
+    check_grad("gmp d/din", gmp_loss, &c, in, din, B * C * HW);
+    gmp_loss(&c);
+    float m = in[HW];
+    int nz = 0;
+    for (int i = 0; i < HW; i++) m = in[HW + i] > m ? in[HW + i] : m, nz += din[HW + i] != 0.0f;
+    CHECK(out[1] == m && nz == 1); /* sample 0, channel 1: its maximum, one gradient */
+    /* ties: the first maximum (row-major) gets the gradient, as the forward keeps it */
+    float t[4] = {0.5f, 2.0f, 2.0f, 1.0f}, o, g = 3.0f, dt[4];
+    nn_gmp_forward(&o, t, 1, 1, 4);
+    nn_gmp_backward_write(dt, &g, t, 1, 1, 4);
+    CHECK(o == 2.0f && dt[0] == 0.0f && dt[1] == 3.0f && dt[2] == 0.0f && dt[3] == 0.0f);
+}
+
 /* ---- relu ---- */
 typedef struct { float *out, *in, *r; size_t n; } ew_ctx;
 static double relu_loss(void *p)
@@ -327,16 +357,22 @@ static void test_net(int sigmoid)
                          NN_DROPOUT_(0.3f), NN_DENSE_(sigmoid ? 1 : 3), sigmoid ? NN_SIGMOID_BCE_ : NN_SOFTMAX_CE_};
     nn_layer_spec G[] = {NN_CONV3_(3), NN_RELU_, NN_POOL2_, NN_CONV3_(4), NN_RELU_, NN_GAP_, NN_DENSE_(6), NN_RELU_,
                          NN_DROPOUT_(0.3f), NN_DENSE_(1), NN_SIGMOID_BCE_};
+    /* mode 2: the softmax net with a global max pooling (the slice CNN's variant), no ReLU before
+     * it, so no channel is a tie of zeros */
+    nn_layer_spec M[] = {NN_CONV3_(3), NN_RELU_, NN_POOL2_, NN_CONV3_(4), NN_GMP_, NN_DENSE_(6), NN_RELU_,
+                         NN_DROPOUT_(0.3f), NN_DENSE_(3), NN_SOFTMAX_CE_};
     nn_net *net;
     enum { B = 3 };
-    CHECK_OK(sigmoid ? nn_net_create(&net, 2, 6, 5, G, 11, B) : nn_net_create(&net, 2, 6, 5, L, 10, B));
+    CHECK_OK(sigmoid == 2 ? nn_net_create(&net, 2, 6, 5, M, 10, B)
+             : sigmoid    ? nn_net_create(&net, 2, 6, 5, G, 11, B)
+                          : nn_net_create(&net, 2, 6, 5, L, 10, B));
     if (!net) return;
     nn_net_init(net, 5, 0, 0);
     fill(net->params, net->nparams, -0.5f, 0.5f); /* non-zero biases too */
     float x[B * 2 * 6 * 5];
     fill(x, sizeof x / 4, -1, 1);
     int y[B] = {2, 0, 1};
-    if (sigmoid) y[0] = 1;
+    if (sigmoid == 1) y[0] = 1;
     int sample[B] = {4, 9, 1};
     nn_drop_ctx dc = {7, 0, 1, 2, sample, -1.0f};
     net_ctx c = {net, x, y, B, &dc};
@@ -345,7 +381,7 @@ static void test_net(int sigmoid)
     nn_backward(net, x, y, B, 1.0f);
     float *ana = malloc(sizeof(float) * net->nparams);
     memcpy(ana, net->grads, sizeof(float) * net->nparams);
-    check_grad(sigmoid ? "net(sigmoid) d/dparams" : "net(softmax) d/dparams", net_loss, &c, net->params, ana,
+    check_grad(sigmoid == 2 ? "net(gmp) d/dparams" : sigmoid ? "net(sigmoid) d/dparams" : "net(softmax) d/dparams", net_loss, &c, net->params, ana,
                net->nparams);
     free(ana);
     nn_net_free(net);
@@ -365,5 +401,7 @@ int main(void)
     test_net(0);
     test_net(1);
     test_gap(); /* last: the shared random stream of the cases above stays as it was */
+    test_gmp();
+    test_net(2);
     CHECK_DONE();
 }

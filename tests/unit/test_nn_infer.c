@@ -171,6 +171,9 @@ int main(void)
     nn_layer_spec g[] = {{NN_CONV3, 8, 0}, NN_RELU_, NN_POOL2_, {NN_CONV3, 16, 0}, NN_RELU_, NN_GAP_,
                          NN_DENSE_(8), NN_RELU_, NN_DENSE_(3), NN_SOFTMAX_CE_};
     net_case("gap", 10, 40, 40, g, (int)(sizeof g / sizeof g[0]), 8, 21, 1);
+    nn_layer_spec m[] = {{NN_CONV3, 8, 0}, NN_RELU_, NN_POOL2_, {NN_CONV3, 16, 0}, NN_RELU_, NN_GMP_,
+                         NN_DENSE_(8), NN_RELU_, NN_DENSE_(3), NN_SOFTMAX_CE_};
+    net_case("gmp", 10, 40, 40, m, (int)(sizeof m / sizeof m[0]), 8, 21, 1);
     /* max_batch larger than the group: one chunk per group, a last short chunk */
     net_case("big chunks", 1, 56, 56, a, (int)(sizeof a / sizeof a[0]), 40, 45, 0);
     CHECK_DONE();
