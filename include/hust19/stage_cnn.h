@@ -47,6 +47,8 @@ typedef struct {
     long infer_chunk;         /* slices per inference task */
     bool flip;                /* also train on the left-right mirror of every training slice */
     bool split_patients;      /* split: patient (default; whole patients go to one part) or slice */
+    bool flip_test;           /* score a slice as the mean of its and its mirror's probabilities
+                                 (held-out metrics and inference; default false) */
     char ckpt[1100], model_out[1100], metrics_out[1100], scores_out[1100], chunk_dir[1100];
     /* model file contents: the architecture must be the same at inference time */
     int C, H, W;

@@ -71,6 +71,9 @@ typedef struct {
     double pct_lesion_mm2;     /* COVID lesion area at or above this → pCT */
     double lesion_hu;          /* a lung pixel is lesion when COVID opacities raised it >= this */
     double faint_hu;           /* nCT needs no lung pixel raised >= this (else "uncertain") */
+    int label_in_mask;         /* 1: count lesion pixels for pCT only inside the preprocessing mask
+                                  (ct_preprocess on the lung-windowed slice: what the slice CNN sees);
+                                  a slice whose lesion the mask removes is "uncertain". Default 0 */
     ct_synth_lesion_params type1, type2, cap;
     ct_synth_lesion_params critical; /* type II patients graded "Critically ill" (more extensive) */
     double control_minor;      /* probability a control has a minor non-COVID finding */
@@ -100,12 +103,19 @@ double ct_synth_pixel_spacing(const ct_synth_patient *p);
 double ct_synth_slice_z(const ct_synth_patient *p, int k);
 /* Number of lesions drawn (COVID GGO/consolidation or CAP consolidation; minor findings excluded). */
 int ct_synth_nlesions(const ct_synth_patient *p);
+/* Analysis accessors: the dependent-atelectasis band (mm, 0 = none) and lesion i < nlesions:
+ * centre (body frame, mm), semi-axes (mm), HU of the opacity and of its core, the core's normalised
+ * radius (0 = none), the crazy-paving contrast (HU, 0 = none). */
+double ct_synth_dependent_mm(const ct_synth_patient *p);
+int ct_synth_lesion_get(const ct_synth_patient *p, int i, double c[3], double r[3], double hu[2],
+                        double *core, double *paving);
 
 typedef struct {
     int label;            /* ct_synth_label */
     long lung_px;         /* pixels of lung (parenchyma, vessels and lesions inside it) */
     long lesion_px;       /* lung pixels raised >= lesion_hu by COVID lesions; 0 for control and CAP */
     long cap_px;          /* pixels of CAP consolidation */
+    long lesion_mask_px;  /* lesion pixels inside the preprocessing mask (only with label_in_mask, else -1) */
     double lung_mm2, lesion_mm2;
     double z;             /* mm */
 } ct_synth_slice_info;
@@ -113,6 +123,11 @@ typedef struct {
 /* Render slice k (0 = most superior) into hu (size*size values, row-major, HU clamped to
  * [-1024, 3071]). hu is borrowed; info may be NULL. Thread-safe on a const patient. */
 int ct_synth_render(const ct_synth_patient *p, int k, int16_t *hu, ct_synth_slice_info *info);
+/* The same, also exporting the label's evidence (debugging and analysis, tests/bench/synth_maps.c):
+ * raise_out (size*size, may be NULL) the HU the COVID opacities (GGO and cores) added per pixel, the
+ * label's evidence (before noise); lung_out (may be NULL) the lung mask (0, 1 right, 2 left). */
+int ct_synth_render_maps(const ct_synth_patient *p, int k, int16_t *hu, ct_synth_slice_info *info,
+                         float *raise_out, uint8_t *lung_out);
 
 /* Lung window (centre -600, width 1500, as the paper's preprocessing) to 8 bits. */
 void ct_synth_lung_window(const int16_t *hu, size_t n, uint8_t *out);

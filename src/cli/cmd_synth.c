@@ -28,7 +28,7 @@ static const char *HELP =
     "JPEG instead.\n\n"
     "keys under synth: (docs/synth.md): out, seed, patients, cf_table, ct_fraction, slices {mean, sd,\n"
     "min, max} (or a number), image_size, fov_mm, noise_hu [min, max], labelled_patients,\n"
-    "classes {control, cap, type1, type2}, thresholds {nict_lung_mm2, pct_lesion_mm2, lesion_hu, faint_hu},\n"
+    "classes {control, cap, type1, type2}, thresholds {nict_lung_mm2, pct_lesion_mm2, lesion_hu, faint_hu, label_in_mask},\n"
     "control_minor, lesions {type1|type2|critical|cap: {count, radius_mm, hu, consolidation, crazy_paving}}.\n";
 
 /* A [min, max] pair of numbers. */
@@ -137,6 +137,9 @@ static int parse_job(cfg_doc *d, ct_synth_job *job, int need_out)
     H19_TRY(cfg_double(d, th, "pct_lesion_mm2", p->pct_lesion_mm2, 0, 1e6, &p->pct_lesion_mm2));
     H19_TRY(cfg_double(d, th, "lesion_hu", p->lesion_hu, 0, 2000, &p->lesion_hu));
     H19_TRY(cfg_double(d, th, "faint_hu", p->faint_hu, 0, 2000, &p->faint_hu));
+    bool in_mask = p->label_in_mask != 0;
+    H19_TRY(cfg_bool(d, th, "label_in_mask", in_mask, &in_mask));
+    p->label_in_mask = in_mask;
     H19_TRY(cfg_double(d, s, "control_minor", p->control_minor, 0, 1, &p->control_minor));
     cfg_node *les = cfg_map(d, s, "lesions", 0, &rc);
     if (rc) return rc;

@@ -15,6 +15,8 @@
  * −700…−300 HU, consolidation 0…50 HU).
  */
 #include "hust19/synth.h"
+#include "hust19/ct.h"
+#include "hust19/dicom.h"
 #include "hust19/err.h"
 #include "hust19/rng.h"
 
@@ -610,6 +612,19 @@ double ct_synth_pixel_spacing(const ct_synth_patient *p) { return p->px; }
 double ct_synth_slice_z(const ct_synth_patient *p, int k) { return p->z_top - k * p->dz; }
 int ct_synth_nlesions(const ct_synth_patient *p) { return p->nles_main; }
 int ct_synth_nvessels(const ct_synth_patient *p) { return p->nseg; }
+double ct_synth_dependent_mm(const ct_synth_patient *p) { return p->dependent; }
+int ct_synth_lesion_get(const ct_synth_patient *p, int i, double c[3], double r[3], double hu[2],
+                        double *core, double *paving)
+{
+    if (i < 0 || i >= p->nles_main) return h19_fail(H19_EARG, "ct_synth_lesion_get: %d of %d", i, p->nles_main);
+    const lesion *l = &p->les[i];
+    memcpy(c, l->c, sizeof l->c);
+    r[0] = l->rx, r[1] = l->ry, r[2] = l->rz;
+    hu[0] = l->hu, hu[1] = l->hu_core;
+    *core = l->core;
+    *paving = l->paving;
+    return H19_OK;
+}
 
 /* ---- rendering -------------------------------------------------------------------------------- */
 
@@ -907,6 +922,12 @@ static void draw_vessels(canvas *cv, double z)
 
 int ct_synth_render(const ct_synth_patient *p, int k, int16_t *hu, ct_synth_slice_info *info)
 {
+    return ct_synth_render_maps(p, k, hu, info, NULL, NULL);
+}
+
+int ct_synth_render_maps(const ct_synth_patient *p, int k, int16_t *hu, ct_synth_slice_info *info,
+                         float *raise_out, uint8_t *lung_out)
+{
     if (k < 0 || k >= p->nslices)
         return h19_fail(H19_EARG, "ct_synth_render: slice %d is out of range [0, %d)", k, p->nslices);
     int S = p->prm.size;
@@ -963,6 +984,8 @@ int ct_synth_render(const ct_synth_patient *p, int k, int16_t *hu, ct_synth_slic
         faint_px += cv.lung[o] && cv.raise[o] >= p->prm.faint_hu;
         cap_px += cv.mark[o] == 2;
     }
+    if (raise_out) memcpy(raise_out, cv.raise, n * sizeof *raise_out);
+    if (lung_out) memcpy(lung_out, cv.lung, n);
 
     /* pass 3: white noise (keyed by patient and slice), then the [1 2 1]/4 blur along x and y.
      * The kernel's squared weights sum to 6/16 per axis, so the blur scales the noise SD by 6/16
@@ -989,19 +1012,43 @@ int ct_synth_render(const ct_synth_patient *p, int k, int16_t *hu, ct_synth_slic
             o[j] = (int16_t)lrint(v);
         }
     }
+    /* label_in_mask: the lesion pixels the paper's preprocessing keeps (ct_preprocess's mask of the
+     * lung-windowed slice, as ingest computes it); dense subpleural or basal opacities that the
+     * threshold counts as body fall outside it and cannot be seen by the slice CNN */
+    long les_mask_px = -1;
+    int rc = H19_OK;
+    if (p->prm.label_in_mask) {
+        ct_prep *ctx = NULL;
+        float *fhu = tmp; /* the blur's scratch is free now */
+        uint8_t *u8 = cv.mark, *mask = cv.bronch;
+        rc = ct_prep_create(&ctx, S, S);
+        if (!rc) {
+            for (size_t o = 0; o < n; o++) fhu[o] = hu[o];
+            dcm_window_u8(fhu, (int)n, -600, 1500, u8);
+            uint8_t out[CT_OUT * CT_OUT];
+            rc = ct_preprocess(ctx, u8, S, S, out, mask);
+        }
+        ct_prep_free(ctx);
+        les_mask_px = 0;
+        for (size_t o = 0; !rc && o < n; o++) les_mask_px += cv.lung[o] && mask[o] && cv.raise[o] >= p->prm.lesion_hu;
+    }
     free(cv.img);
     free(cv.lung);
+    if (rc) return rc;
 
     if (info) {
         double a = p->px * p->px;
         info->lung_px = lung_px;
         info->lesion_px = les_px;
         info->cap_px = cap_px;
+        info->lesion_mask_px = les_mask_px;
         info->lung_mm2 = lung_px * a;
         info->lesion_mm2 = les_px * a;
         info->z = z;
         if (info->lung_mm2 < p->prm.nict_lung_mm2) info->label = CT_SYNTH_NICT;
-        else if (les_px > 0 && info->lesion_mm2 >= p->prm.pct_lesion_mm2) info->label = CT_SYNTH_PCT;
+        else if (les_px > 0 && info->lesion_mm2 >= p->prm.pct_lesion_mm2 &&
+                 (les_mask_px < 0 || les_mask_px * a >= p->prm.pct_lesion_mm2))
+            info->label = CT_SYNTH_PCT;
         else if (faint_px > 0) info->label = CT_SYNTH_UNSURE;
         else info->label = CT_SYNTH_NCT;
     }

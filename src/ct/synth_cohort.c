@@ -371,9 +371,11 @@ int ct_synth_describe(const ct_synth_job *job, const ct_synth_entry *e, int n, s
     sb_printf(b, "image_size: %d\nfov_mm: %g\npixel_mm: %.6g\nnoise_hu: [%g, %g]\n", p->size, p->fov_mm,
               p->fov_mm / p->size, p->noise_min, p->noise_max);
     sb_printf(b,
-              "thresholds: {nict_lung_mm2: %g, pct_lesion_mm2: %g, lesion_hu: %g, faint_hu: %g}\n"
+              "thresholds: {nict_lung_mm2: %g, pct_lesion_mm2: %g, lesion_hu: %g, faint_hu: %g%s}\n"
               "control_minor: %g\nlesions:\n",
-              p->nict_lung_mm2, p->pct_lesion_mm2, p->lesion_hu, p->faint_hu, p->control_minor);
+              p->nict_lung_mm2, p->pct_lesion_mm2, p->lesion_hu, p->faint_hu,
+              p->label_in_mask ? ", label_in_mask: true" : "", p->control_minor); /* key only when set:
+              archives made before it keep their synth.yaml */
     lesion_yaml(b, "type1", &p->type1);
     lesion_yaml(b, "type2", &p->type2);
     lesion_yaml(b, "cap", &p->cap);

@@ -53,6 +53,7 @@ int sc_opts_parse(h19_job *job, sc_opts *o)
         return cfg_error(d, cfg_peek(sec, "split"), "'slice_cnn.split' is '%s': expected patient (no patient in "
                          "two parts) or slice (the paper's protocol)", split);
     o->split_patients = !strcmp(split, "patient");
+    H19_TRY(cfg_bool(d, sec, "flip_test", false, &o->flip_test));
     const char *ck = NULL, *mo = NULL, *sc = NULL;
     H19_TRY(cfg_str(d, sec, "checkpoint", NULL, 0, &ck));
     H19_TRY(cfg_str(d, sec, "model_out", NULL, 0, &mo));
@@ -245,6 +246,23 @@ void sc_append_mirrors(float *X, int *y, int n, int H, int W)
             for (int c = 0; c < W; c++) dst[(size_t)r * W + c] = src[(size_t)r * W + (W - 1 - c)];
         y[n + i] = y[i];
     }
+}
+
+int sc_predict(nn_net *net, const float *X, int n, int H, int W, bool flip, float *prob, MPI_Comm comm)
+{
+    int rc = nn_predict(net, X, n, prob, comm);
+    if (rc || !flip || n < 1) return rc;
+    size_t nin = (size_t)H * W;
+    float *M = h19_malloc(sizeof(float) * nin * (size_t)n), *q = h19_malloc(sizeof(float) * SC_NCLASS * (size_t)n);
+    if (!M || !q) rc = H19_ENOMEM;
+    for (int i = 0; !rc && i < n; i++)
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++) M[i * nin + (size_t)r * W + c] = X[i * nin + (size_t)r * W + (W - 1 - c)];
+    if (!rc) rc = nn_predict(net, M, n, q, comm);
+    for (int i = 0; !rc && i < n * SC_NCLASS; i++) prob[i] = 0.5f * (prob[i] + q[i]);
+    free(M);
+    free(q);
+    return rc;
 }
 
 int sc_load_slices(h5_file *f, const int64_t *idx, int64_t n, int H, int W, float *X)
@@ -606,7 +624,7 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
     }
     if (!rc && cnt[2] > 0) {
         prob = h19_malloc(sizeof(float) * (size_t)cnt[2] * SC_NCLASS);
-        rc = prob ? nn_predict(net, X[2], cnt[2], prob, MPI_COMM_WORLD) : H19_ENOMEM;
+        rc = prob ? sc_predict(net, X[2], cnt[2], o->H, o->W, o->flip_test, prob, MPI_COMM_WORLD) : H19_ENOMEM;
         if (!rc) rc = test_metrics(prob, ys[2], cnt[2], res, job->outdir, o);
         rc = dist_agree(rc);
     }

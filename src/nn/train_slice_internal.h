@@ -11,6 +11,9 @@ int sc_meta_open(h19_job *job, h5_file *f, ct_archive_meta *m);
 /* Slices idx[0..n) (ascending) -> normalised floats [n][H*W]. */
 int sc_load_slices(h5_file *f, const int64_t *idx, int64_t n, int H, int W, float *X);
 void sc_append_mirrors(float *X, int *y, int n, int H, int W);
+/* nn_predict of n slices X [n][H*W] into prob [n][SC_NCLASS]; with flip, the mean of the slices'
+ * and their left-right mirrors' probabilities (test-time augmentation matching `flip` training). */
+int sc_predict(nn_net *net, const float *X, int n, int H, int W, bool flip, float *prob, MPI_Comm comm);
 /* The trained parameters of o->model_out into net (same architecture, same model text). */
 int sc_model_read(const sc_opts *o, nn_net *net);
 uint64_t sc_params_hash(const nn_net *net);

@@ -159,6 +159,34 @@ int main(void)
         render_all_grade(&prm, 2020, 101, CT_SYNTH_TYPE1, 1, &gb);
         CHECK(ga.lesion_mm2 == gb.lesion_mm2 && ga.lung_mm2 == gb.lung_mm2 && ga.nlab[CT_SYNTH_PCT] == gb.nlab[CT_SYNTH_PCT]);
     }
+    /* label_in_mask: the same image; pCT needs the lesion area inside the preprocessing mask, a
+     * slice whose lesion the mask removes becomes uncertain, every other label is unchanged */
+    {
+        ct_synth_params pm = prm;
+        pm.label_in_mask = 1;
+        int changed = 0, pct = 0;
+        for (uint32_t key = 1; key <= 6; key++) {
+            ct_synth_patient *q0, *q1;
+            CHECK_OK(ct_synth_patient_make(&prm, 11, key, CT_SYNTH_TYPE2, 0, NS, &q0));
+            CHECK_OK(ct_synth_patient_make(&pm, 11, key, CT_SYNTH_TYPE2, 0, NS, &q1));
+            for (int k = 0; k < NS; k++) {
+                ct_synth_slice_info i0, i1;
+                CHECK_OK(ct_synth_render(q0, k, a, &i0));
+                CHECK_OK(ct_synth_render(q1, k, b, &i1));
+                CHECK(memcmp(a, b, sizeof *a * S * S) == 0);
+                CHECK(i0.lesion_mask_px == -1 && i1.lesion_mask_px >= 0 && i1.lesion_mask_px <= i1.lesion_px);
+                double px2 = ct_synth_pixel_spacing(q1) * ct_synth_pixel_spacing(q1);
+                if (i1.label == CT_SYNTH_PCT) CHECK(i0.label == CT_SYNTH_PCT && i1.lesion_mask_px * px2 >= pm.pct_lesion_mm2);
+                if (i1.label != i0.label) CHECK(i0.label == CT_SYNTH_PCT && i1.label == CT_SYNTH_UNSURE);
+                changed += i1.label != i0.label;
+                pct += i1.label == CT_SYNTH_PCT;
+            }
+            ct_synth_patient_free(q0);
+            ct_synth_patient_free(q1);
+        }
+        CHECK(pct > NS); /* most lung slices of type II patients stay pCT */
+        fprintf(stderr, "label_in_mask: %d of %d type II slices pCT, %d pCT -> uncertain\n", pct, 6 * NS, changed);
+    }
 
     /* parameter checks name the field */
     ct_synth_params bad = small();

@@ -18,6 +18,7 @@
 #include "hust19/stage_cnn.h"
 #include "nn/train_slice_internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,43 @@ static void test_mirrors(void)
     CHECK(X[(n * H + 0) * W + 0] == 3.0f); /* sample 0, row 0: 3 2 1 0 */
 }
 
+/* slice_cnn.flip_test: the score is the mean of the slice's and its mirror's, so a slice and its
+ * mirror get the same score. */
+static void test_flip_test(const char *dir)
+{
+    enum { n = 3, H = 50, W = 50 };
+    char model[512];
+    snprintf(model, sizeof model, "%s/tiny_flip.yaml", dir);
+    CHECK(write_text(model, TINY_MODEL) == 0);
+    int C, h, w, nspec;
+    nn_layer_spec *spec = NULL;
+    nn_net *net = NULL;
+    CHECK_OK(nn_model_load(model, 0, SC_NCLASS, &C, &h, &w, &spec, &nspec, NULL));
+    CHECK(C == 1 && h == H && w == W);
+    CHECK_OK(nn_net_create(&net, C, H, W, spec, nspec, 2 * n));
+    nn_net_init(net, 7, 0, 0);
+    static float X[2 * n * H * W];
+    int y[2 * n] = {0};
+    h19_rng r;
+    h19_rng_init(&r, 3, H19_RNG_INIT, 0, 0, 0, 0);
+    for (int i = 0; i < n * H * W; i++) X[i] = (float)h19_rng_uniform(&r);
+    sc_append_mirrors(X, y, n, H, W); /* samples n..2n-1: the mirrors */
+    float p[2 * n * SC_NCLASS], q[2 * n * SC_NCLASS];
+    CHECK_OK(sc_predict(net, X, 2 * n, H, W, false, p, MPI_COMM_SELF));
+    CHECK_OK(sc_predict(net, X, 2 * n, H, W, true, q, MPI_COMM_SELF));
+    int differs = 0;
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < SC_NCLASS; k++) {
+            float avg = 0.5f * (p[i * SC_NCLASS + k] + p[(n + i) * SC_NCLASS + k]);
+            CHECK(fabsf(q[i * SC_NCLASS + k] - avg) < 1e-6f);
+            CHECK(fabsf(q[i * SC_NCLASS + k] - q[(n + i) * SC_NCLASS + k]) < 1e-6f);
+            differs += fabsf(p[i * SC_NCLASS + k] - p[(n + i) * SC_NCLASS + k]) > 1e-6f;
+        }
+    CHECK(differs > 0); /* the untrained net is not mirror-symmetric by itself */
+    nn_net_free(net);
+    free(spec);
+}
+
 static void test_end_to_end(const char *dir)
 {
     char arch[512], model[512], jobp[512], text[2048], res[512];
@@ -423,6 +461,7 @@ int main(int argc, char **argv)
         perror("mkdtemp");
         return 1;
     }
+    test_flip_test(dir);
     test_end_to_end(dir);
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
