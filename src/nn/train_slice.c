@@ -92,6 +92,27 @@ void sc_opts_free(sc_opts *o)
     o->model_text = NULL;
 }
 
+/* The slices of class k in their seeded order: h19_rng keyed (seed, H19_RNG_SPLIT, 0, 0, 0, k). */
+static int class_members(const int *y, int n, int k, uint64_t seed, int *members)
+{
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (y[i] == k) members[m++] = i;
+    h19_rng r;
+    h19_rng_init(&r, seed, H19_RNG_SPLIT, 0, 0, 0, (uint32_t)k);
+    h19_rng_shuffle(&r, members, m);
+    return m;
+}
+
+/* Deal m shuffled members out: the first round(tf m) to test (2), the next round(vf (m - test)) to
+ * validation (1), the rest to training (0). */
+static void deal(const int *members, int m, double tf, double vf, int *dest)
+{
+    int nt = (int)lround(tf * m);
+    int nv = (int)lround(vf * (m - nt));
+    for (int j = 0; j < m; j++) dest[members[j]] = j < nt ? 2 : j < nt + nv ? 1 : 0;
+}
+
 /* Cut the training part (part[i] == 0) to max_train slices, per class in proportion (largest
  * remainders, ties to the lower class), and within a class the first ones of its shuffled order
  * (h19_rng keyed (seed, H19_RNG_SPLIT, 0, 0, 0, k)); the others become -1. */
@@ -119,12 +140,7 @@ static void cap_train(const int *y, int n, uint64_t seed, long max_train, int *p
         left--;
     }
     for (int k = 0; k < SC_NCLASS; k++) {
-        int m = 0;
-        for (int i = 0; i < n; i++)
-            if (y[i] == k) members[m++] = i;
-        h19_rng r;
-        h19_rng_init(&r, seed, H19_RNG_SPLIT, 0, 0, 0, (uint32_t)k);
-        h19_rng_shuffle(&r, members, m);
+        int m = class_members(y, n, k, seed, members);
         long seen = 0;
         for (int j = 0; j < m; j++)
             if (part[members[j]] == 0 && seen++ >= keep[k]) part[members[j]] = -1;
@@ -148,17 +164,7 @@ int sc_split(const int *y, int n, uint64_t seed, double test_fraction, double va
     H19_TRY(check_labels(y, n, part));
     int *members = h19_malloc(sizeof(int) * (size_t)n);
     if (!members) return H19_ENOMEM;
-    for (int k = 0; k < SC_NCLASS; k++) {
-        int m = 0;
-        for (int i = 0; i < n; i++)
-            if (y[i] == k) members[m++] = i;
-        h19_rng r;
-        h19_rng_init(&r, seed, H19_RNG_SPLIT, 0, 0, 0, (uint32_t)k);
-        h19_rng_shuffle(&r, members, m);
-        int nt = (int)lround(test_fraction * m);
-        int nv = (int)lround(val_fraction * (m - nt));
-        for (int j = 0; j < m; j++) part[members[j]] = j < nt ? 2 : j < nt + nv ? 1 : 0;
-    }
+    for (int k = 0; k < SC_NCLASS; k++) deal(members, class_members(y, n, k, seed, members), test_fraction, val_fraction, part);
     cap_train(y, n, seed, max_train, part, members);
     free(members);
     return H19_OK;
@@ -197,9 +203,7 @@ int sc_split_patients(const int *y, const int *group, int n, uint64_t seed, doub
         h19_rng r;
         h19_rng_init(&r, seed, H19_RNG_SPLIT, 1, 0, 0, (uint32_t)s);
         h19_rng_shuffle(&r, members, m);
-        int nt = (int)lround(test_fraction * m);
-        int nv = (int)lround(val_fraction * (m - nt));
-        for (int j = 0; j < m; j++) gpart[members[j]] = j < nt ? 2 : j < nt + nv ? 1 : 0;
+        deal(members, m, test_fraction, val_fraction, gpart);
     }
     for (int i = 0; i < n; i++) {
         int *at = bsearch(&group[i], ids, (size_t)G, sizeof(int), cmp_int);
