@@ -237,19 +237,22 @@ void sc_normalise(float *out, const uint8_t *in, int64_t n, int H, int W)
 
 /* Slices idx[0..n) (ascending) of the archive -> normalised floats X [n][H*W]. Neighbouring
  * indices are read as one hyperslab (one decompression of the chunks they share). */
+/* dst[i] = the left-right mirror of src[i] for n slices [n][H][W] (dst != src). */
+static void mirror_slices(const float *src, float *dst, int n, int H, int W)
+{
+    size_t nin = (size_t)H * W;
+    for (size_t i = 0; i < (size_t)n; i++)
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++) dst[i * nin + (size_t)r * W + c] = src[i * nin + (size_t)r * W + (W - 1 - c)];
+}
+
 /* Left-right mirrors of n slices [n][H][W] written after them (X has room for 2n), labels copied:
  * a chest slice mirrored is still a chest slice of the same class (lesions, lungs and the NiCT
  * ends have no side), so the copies double the training set without new labels. */
 void sc_append_mirrors(float *X, int *y, int n, int H, int W)
 {
-    size_t nin = (size_t)H * W;
-    for (int i = 0; i < n; i++) {
-        const float *src = X + (size_t)i * nin;
-        float *dst = X + (size_t)(n + i) * nin;
-        for (int r = 0; r < H; r++)
-            for (int c = 0; c < W; c++) dst[(size_t)r * W + c] = src[(size_t)r * W + (W - 1 - c)];
-        y[n + i] = y[i];
-    }
+    mirror_slices(X, X + (size_t)n * H * W, n, H, W);
+    for (int i = 0; i < n; i++) y[n + i] = y[i];
 }
 
 int sc_predict(nn_net *net, const float *X, int n, int H, int W, bool flip, float *prob, MPI_Comm comm)
@@ -259,9 +262,7 @@ int sc_predict(nn_net *net, const float *X, int n, int H, int W, bool flip, floa
     size_t nin = (size_t)H * W;
     float *M = h19_malloc(sizeof(float) * nin * (size_t)n), *q = h19_malloc(sizeof(float) * SC_NCLASS * (size_t)n);
     if (!M || !q) rc = H19_ENOMEM;
-    for (int i = 0; !rc && i < n; i++)
-        for (int r = 0; r < H; r++)
-            for (int c = 0; c < W; c++) M[i * nin + (size_t)r * W + c] = X[i * nin + (size_t)r * W + (W - 1 - c)];
+    if (!rc) mirror_slices(X, M, n, H, W);
     if (!rc) rc = nn_predict(net, M, n, q, comm);
     for (int i = 0; !rc && i < n * SC_NCLASS; i++) prob[i] = 0.5f * (prob[i] + q[i]);
     free(M);

@@ -34,7 +34,7 @@ synth:
 ct: {manifest: syn/manifest.csv, labels: syn/slice_labels.csv}
 YAML
 job() { sed "s#res/NAME#res/$1#" base.yaml > "$1.yaml"; } # same job name: the archive records it
-for j in one two kill term del strict deid bad; do job $j; done
+for j in one two kill term del strict deid bad nolab; do job $j; done
 
 "$HUST19_MPIEXEC" -np 2 --oversubscribe "$HUST19" synth one.yaml 2> synth.log
 nser=$(tail -n +2 syn/manifest.csv | awk -F, '$5 != ""' | wc -l)
@@ -48,6 +48,15 @@ h5diff "$A" res/two/ig/archive.h5 || { echo "FAIL: 1-rank and 2-rank archives di
 cmp res/one/ig/ingest-report.csv res/two/ig/ingest-report.csv || { echo "FAIL: reports differ"; exit 1; }
 [ "$(cat res/one/ig/ingest-report.csv)" = "file,reason" ] || { echo "FAIL: clean input reported"; cat res/one/ig/ingest-report.csv; exit 1; }
 grep -q "rank 1 processed" two.log || { echo "FAIL: rank 1 did no work"; cat two.log; exit 1; }
+n1=$(tail -n +2 syn/slice_labels.csv | wc -l)
+grep -q "ingest ct: $n1 labelled slices" one.log || { echo "FAIL: labelled slices not reported ($n1)"; cat one.log; exit 1; }
+
+# a labels file whose paths match no slice (they are relative to the labels file): a clear warning
+mkdir -p elsewhere; cp syn/slice_labels.csv elsewhere/
+sed -i 's#labels: syn/slice_labels.csv#labels: elsewhere/slice_labels.csv#' nolab.yaml
+"$HUST19" ingest nolab.yaml 2> nolab.log || { cat nolab.log; echo "FAIL: ingest with unmatched labels"; exit 1; }
+grep -q "none of the $n1 labels of elsewhere/slice_labels.csv matched a slice" nolab.log ||
+    { cat nolab.log; echo "FAIL: unmatched labels not warned about"; exit 1; }
 
 # independent reader: pydicom + OpenCV reference pipeline against the archive
 if "$PYTHON" -c "import pydicom, h5py, cv2, skimage" 2>/dev/null; then
