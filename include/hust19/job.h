@@ -94,6 +94,9 @@ typedef struct {
     int oplr_select[JOB_MAX_OUTCOMES]; /* per outcome: outcomes.<o>.plr.select over plr.select */
     int plr_select_rule; /* plr.select_rule: 0 "min" (least loss), 1 "one_se" (both inputs only if their
                             loss is lower by more than one standard error of the paired difference) */
+    int plr_test_inner; /* plr.test_scores: 1 "inner" (the fusion scores a test patient from the mean of the
+                           inner models' scores, as it was trained on their out-of-fold scores), 0 "refit"
+                           (from the base models refitted on all training rows) */
     cfg_node *oplr_node[JOB_MAX_OUTCOMES];
     long inner_folds;
     /* cv */

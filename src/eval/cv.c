@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TASK_MAGIC "H19CVTK2"
+#define TASK_MAGIC "H19CVTK3"
 
 void cv_set_free(cv_set *s)
 {
@@ -501,21 +501,25 @@ static int fit_base(const cv_ctx *c, int b, const int *tr, const int *ytr, int n
 
 /* One base task: the base model fitted on the training rows scores the test rows (te [nte][K]) and
  * the training rows (tr [ntr][K], for the thresholds); with inner != 0 also the training rows'
- * inner out-of-fold scores (oof [ntr][K]: inner cross-fitting, for the fusion PLRs). */
+ * inner out-of-fold scores (oof [ntr][K]: inner cross-fitting, for the fusion PLRs) and the test
+ * rows' mean score over the inner models (tin [nte][K]: what the fusion applies its PLR to with
+ * plr.test_scores: inner, so that it sees scores of the kind it was trained on). A test row is NaN
+ * in tin when no inner model scored it. */
 static int base_task(const cv_ctx *c, int b, int inner, const int *tr_rows, const int *ytr, int ntr, const int *te_rows,
-                     int nte, int K, uint32_t repeat, uint32_t fold, double *te, double *tr, double *oof)
+                     int nte, int K, uint32_t repeat, uint32_t fold, double *te, double *tr, double *oof, double *tin)
 {
     H19_TRY(fit_base(c, b, tr_rows, ytr, ntr, te_rows, nte, K, repeat, fold, te, tr));
     if (!inner) return H19_OK;
     const h19_job *job = c->job;
     int kin = (int)job->inner_folds;
-    size_t Ks = (size_t)K;
+    size_t Ks = (size_t)K, nall = (size_t)ntr + (size_t)nte;
     int *fin = h19_malloc(sizeof(int) * (size_t)(ntr + 1)), *itr = h19_malloc(sizeof(int) * (size_t)(ntr + 1));
-    int *iy = h19_malloc(sizeof(int) * (size_t)(ntr + 1)), *ite = h19_malloc(sizeof(int) * (size_t)(ntr + 1));
-    int *ipos = h19_malloc(sizeof(int) * (size_t)(ntr + 1));
-    double *isc = h19_malloc(sizeof(double) * ((size_t)ntr * Ks + 1));
-    int rc = (!fin || !itr || !iy || !ite || !ipos || !isc) ? H19_ENOMEM : H19_OK;
+    int *iy = h19_malloc(sizeof(int) * (size_t)(ntr + 1)), *ite = h19_malloc(sizeof(int) * (nall + 1));
+    int *ipos = h19_malloc(sizeof(int) * (size_t)(ntr + 1)), *nsc = h19_calloc((size_t)nte + 1, sizeof(int));
+    double *isc = h19_malloc(sizeof(double) * (nall * Ks + 1));
+    int rc = (!fin || !itr || !iy || !ite || !ipos || !nsc || !isc) ? H19_ENOMEM : H19_OK;
     for (size_t i = 0; i < (size_t)ntr * Ks; i++) oof[i] = NAN;
+    for (size_t i = 0; i < (size_t)nte * Ks; i++) tin[i] = 0;
     /* the same inner folds for every base model (keyed by the outer task only) */
     if (!rc) rc = ev_stratified_folds_keyed(ytr, ntr, kin, K, job->seed, repeat, fold + 1, fin);
     for (int g = 0; !rc && g < kin; g++) {
@@ -529,14 +533,25 @@ static int base_task(const cv_ctx *c, int b, int inner, const int *tr_rows, cons
                 iy[na++] = ytr[i];
             }
         }
-        rc = fit_base(c, b, itr, iy, na, ite, nb, K, repeat, 1000u + fold * 64u + (uint32_t)g, isc, NULL);
+        /* the inner model scores its held-out part, then the outer test rows */
+        memcpy(ite + nb, te_rows, sizeof(int) * (size_t)nte);
+        rc = fit_base(c, b, itr, iy, na, ite, nb + nte, K, repeat, 1000u + fold * 64u + (uint32_t)g, isc, NULL);
         for (int i = 0; !rc && i < nb; i++) memcpy(oof + (size_t)ipos[i] * Ks, isc + (size_t)i * Ks, sizeof(double) * Ks);
+        for (int i = 0; !rc && i < nte; i++) {
+            const double *v = isc + ((size_t)nb + (size_t)i) * Ks;
+            if (isnan(v[0])) continue;
+            nsc[i]++;
+            for (size_t k = 0; k < Ks; k++) tin[(size_t)i * Ks + k] += v[k];
+        }
     }
+    for (int i = 0; !rc && i < nte; i++)
+        for (size_t k = 0; k < Ks; k++) tin[(size_t)i * Ks + k] = nsc[i] ? tin[(size_t)i * Ks + k] / nsc[i] : NAN;
     free(fin);
     free(itr);
     free(iy);
     free(ite);
     free(ipos);
+    free(nsc);
     free(isc);
     return rc;
 }
@@ -727,13 +742,14 @@ static int fuse(const h19_job *job, int select, int K, int ntr, const int *ytr, 
     return rc;
 }
 
-/* The models of one split from its base scores: te[b] [nte][K], tr[b] and oof[b] [ntr][K]. Outputs
- * per model m: test scores out[m][nte][K] and thresholds thr[m][K][2] (on training scores). */
+/* The models of one split from its base scores: te[b] and tin[b] [nte][K], tr[b] and oof[b] [ntr][K].
+ * Outputs per model m: test scores out[m][nte][K] and thresholds thr[m][K][2] (on training scores).
+ * A fusion applies its PLR to the test rows' tin (plr.test_scores: inner) or te (refit). */
 /* chosen (may be NULL): counts of plr.select's choice (both, A alone, B alone) per fused model (0 cf-fused,
  * 1 hybrid). */
 static int finish_split(const h19_job *job, int outcome, const int *models, int M, int K, int ntr, const int *ytr, int nte,
-                        double *const te[NBASE], double *const tr[NBASE], double *const oof[NBASE], double *out,
-                        double *thr, int chosen[2][3])
+                        double *const te[NBASE], double *const tr[NBASE], double *const oof[NBASE],
+                        double *const tin[NBASE], double *out, double *thr, int chosen[2][3])
 {
     size_t ste = (size_t)nte * (size_t)K;
     double *fte = h19_malloc(sizeof(double) * (ste + 1)), *ftr = h19_malloc(sizeof(double) * ((size_t)ntr * (size_t)K + 1));
@@ -744,8 +760,8 @@ static int finish_split(const h19_job *job, int outcome, const int *models, int 
         if (mk == MODEL_CF_FUSED || mk == MODEL_HYBRID) {
             int A = mk == MODEL_CF_FUSED ? B_LR : B_CNN;
             int ch = 0;
-            rc = fuse(job, job->oplr_select[outcome], K, ntr, ytr, oof[A], oof[B_DNN], nte, te[A], te[B_DNN], fte, ftr,
-                      &ch);
+            const double *tA = job->plr_test_inner ? tin[A] : te[A], *tB = job->plr_test_inner ? tin[B_DNN] : te[B_DNN];
+            rc = fuse(job, job->oplr_select[outcome], K, ntr, ytr, oof[A], oof[B_DNN], nte, tA, tB, fte, ftr, &ch);
             if (!rc && chosen && job->oplr_select[outcome]) chosen[mk == MODEL_HYBRID][ch]++;
             st = fte;
             strn = ftr;
@@ -837,29 +853,34 @@ static void task_path(char *buf, size_t n, const h19_job *job, int kind, int out
              base_names[b], r, f);
 }
 
-/* A task file: the header, then te [nte][K], tr [ntr][K] and (inner) oof [ntr][K]. */
-static int task_load(const char *path, const task_header *want, double *te, double *tr, double *oof)
+/* A task file: the header, then te [nte][K], tr [ntr][K] and (inner) oof [ntr][K] and tin [nte][K]. */
+static int task_load(const char *path, const task_header *want, double *te, double *tr, double *oof, double *tin)
 {
     FILE *fp = fopen(path, "rb");
     if (!fp) return 0;
     task_header h;
     size_t nte = (size_t)want->nte * (size_t)want->K, ntr = (size_t)want->ntr * (size_t)want->K;
     int ok = fread(&h, sizeof h, 1, fp) == 1 && !memcmp(&h, want, sizeof h) && fread(te, sizeof(double), nte, fp) == nte &&
-             fread(tr, sizeof(double), ntr, fp) == ntr && (!want->inner || fread(oof, sizeof(double), ntr, fp) == ntr);
+             fread(tr, sizeof(double), ntr, fp) == ntr &&
+             (!want->inner || (fread(oof, sizeof(double), ntr, fp) == ntr && fread(tin, sizeof(double), nte, fp) == nte));
     fclose(fp);
     return ok;
 }
 
-static int task_save(const char *path, const task_header *h, const double *te, const double *tr, const double *oof)
+static int task_save(const char *path, const task_header *h, const double *te, const double *tr, const double *oof,
+                     const double *tin)
 {
     size_t nte = (size_t)h->nte * (size_t)h->K, ntr = (size_t)h->ntr * (size_t)h->K;
-    size_t n = sizeof *h + sizeof(double) * (nte + ntr + (h->inner ? ntr : 0));
+    size_t n = sizeof *h + sizeof(double) * (nte + ntr + (h->inner ? ntr + nte : 0));
     char *buf = h19_malloc(n);
     if (!buf) return H19_ENOMEM;
     memcpy(buf, h, sizeof *h);
     memcpy(buf + sizeof *h, te, sizeof(double) * nte);
     memcpy(buf + sizeof *h + sizeof(double) * nte, tr, sizeof(double) * ntr);
-    if (h->inner) memcpy(buf + sizeof *h + sizeof(double) * (nte + ntr), oof, sizeof(double) * ntr);
+    if (h->inner) {
+        memcpy(buf + sizeof *h + sizeof(double) * (nte + ntr), oof, sizeof(double) * ntr);
+        memcpy(buf + sizeof *h + sizeof(double) * (nte + 2 * ntr), tin, sizeof(double) * nte);
+    }
     int rc = h19_write_atomic(path, buf, n);
     free(buf);
     return rc;
@@ -893,6 +914,7 @@ static int load_repeats(const h19_job *job, cv_run *run, uint64_t hash);
 typedef struct {
     double *te[JOB_MAX_OUTCOMES][NBASE], *tr[JOB_MAX_OUTCOMES][NBASE], *oof[JOB_MAX_OUTCOMES][NBASE];
     double *vte[JOB_MAX_OUTCOMES][NBASE], *vtr[JOB_MAX_OUTCOMES][NBASE], *voof[JOB_MAX_OUTCOMES][NBASE];
+    double *tin[JOB_MAX_OUTCOMES][NBASE], *vtin[JOB_MAX_OUTCOMES][NBASE]; /* inner-model means, like te / vte */
 } base_store;
 
 static void base_store_free(base_store *bs)
@@ -905,6 +927,8 @@ static void base_store_free(base_store *bs)
             free(bs->vte[s][b]);
             free(bs->vtr[s][b]);
             free(bs->voof[s][b]);
+            free(bs->tin[s][b]);
+            free(bs->vtin[s][b]);
         }
 }
 
@@ -956,9 +980,9 @@ static int split_make(const cv_run *run, int kind, int s, int r, int f, split *p
     return H19_OK;
 }
 
-/* Pointers into the store for (kind, s, r, f, b): te by test position, tr/oof by training position. */
+/* Pointers into the store for (kind, s, r, f, b): te/tin by test position, tr/oof by training position. */
 static void store_slices(const base_store *bs, const cv_run *run, int kind, int s, int r, int f, int b, double **te,
-                         double **tr, double **oof)
+                         double **tr, double **oof, double **tin)
 {
     if (!kind) {
         const cv_set *S = &run->sets[s];
@@ -966,11 +990,13 @@ static void store_slices(const base_store *bs, const cv_run *run, int kind, int 
         *te = bs->te[s][b] ? bs->te[s][b] + (size_t)r * nk : NULL;
         *tr = bs->tr[s][b] ? bs->tr[s][b] + ((size_t)r * (size_t)run->F + (size_t)f) * nk : NULL;
         *oof = bs->oof[s][b] ? bs->oof[s][b] + ((size_t)r * (size_t)run->F + (size_t)f) * nk : NULL;
+        *tin = bs->tin[s][b] ? bs->tin[s][b] + (size_t)r * nk : NULL;
     } else {
         size_t nt = (size_t)run->vtest[s].n * (size_t)run->vtest[s].K, nr = (size_t)run->vtrain[s].n * (size_t)run->vtrain[s].K;
         *te = bs->vte[s][b] ? bs->vte[s][b] + (size_t)r * nt : NULL;
         *tr = bs->vtr[s][b] ? bs->vtr[s][b] + (size_t)r * nr : NULL;
         *oof = bs->voof[s][b] ? bs->voof[s][b] + (size_t)r * nr : NULL;
+        *tin = bs->vtin[s][b] ? bs->vtin[s][b] + (size_t)r * nt : NULL;
     }
 }
 
@@ -983,18 +1009,21 @@ static int finish(const h19_job *job, cv_run *run, const base_store *bs, const i
     const cv_set *E = kind ? &run->vtest[s] : &run->sets[s];
     int K = E->K, M = run->M;
     size_t Ks = (size_t)K;
-    double *te[NBASE] = {0}, *tr[NBASE] = {0}, *oof[NBASE] = {0};
+    double *te[NBASE] = {0}, *tr[NBASE] = {0}, *oof[NBASE] = {0}, *tin[NBASE] = {0};
     int rc = H19_OK;
     for (int b = 0; b < NBASE && !rc; b++) {
         te[b] = h19_malloc(sizeof(double) * ((size_t)p.nte * Ks + 1));
+        tin[b] = h19_malloc(sizeof(double) * ((size_t)p.nte * Ks + 1));
         tr[b] = h19_malloc(sizeof(double) * ((size_t)p.ntr * Ks + 1));
         oof[b] = h19_malloc(sizeof(double) * ((size_t)p.ntr * Ks + 1));
-        if (!te[b] || !tr[b] || !oof[b]) { rc = H19_ENOMEM; break; }
-        double *ste, *str, *soof;
-        store_slices(bs, run, kind, s, r, f, b, &ste, &str, &soof);
+        if (!te[b] || !tin[b] || !tr[b] || !oof[b]) { rc = H19_ENOMEM; break; }
+        double *ste, *str, *soof, *stin;
+        store_slices(bs, run, kind, s, r, f, b, &ste, &str, &soof, &stin);
         for (int i = 0; i < p.nte; i++)
-            for (int k = 0; k < K; k++)
+            for (int k = 0; k < K; k++) {
                 te[b][(size_t)i * Ks + (size_t)k] = need[b] ? ste[(size_t)p.tepos[i] * Ks + (size_t)k] : NAN;
+                tin[b][(size_t)i * Ks + (size_t)k] = stin ? stin[(size_t)p.tepos[i] * Ks + (size_t)k] : NAN;
+            }
         for (int i = 0; i < p.ntr; i++)
             for (int k = 0; k < K; k++) {
                 tr[b][(size_t)i * Ks + (size_t)k] = need[b] ? str[(size_t)p.trpos[i] * Ks + (size_t)k] : NAN;
@@ -1004,7 +1033,7 @@ static int finish(const h19_job *job, cv_run *run, const base_store *bs, const i
     double *out = rc ? NULL : h19_malloc(sizeof(double) * ((size_t)M * (size_t)p.nte * Ks + 1));
     double *th = rc ? NULL : h19_malloc(sizeof(double) * ((size_t)M * Ks * 2 + 1));
     if (!rc && (!out || !th)) rc = H19_ENOMEM;
-    if (!rc) rc = finish_split(job, E->outcome, run->model, M, K, p.ntr, p.ytr, p.nte, te, tr, oof, out, th,
+    if (!rc) rc = finish_split(job, E->outcome, run->model, M, K, p.ntr, p.ytr, p.nte, te, tr, oof, tin, out, th,
                                chosen[E->outcome]);
     int R = kind ? run->VR : run->R;
     for (int m = 0; m < M && !rc; m++) {
@@ -1020,6 +1049,7 @@ static int finish(const h19_job *job, cv_run *run, const base_store *bs, const i
         free(te[b]);
         free(tr[b]);
         free(oof[b]);
+        free(tin[b]);
     }
     free(out);
     free(th);
@@ -1111,7 +1141,8 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
                 bs.te[s][b] = h19_calloc((size_t)run->R * nk, sizeof(double));
                 bs.tr[s][b] = h19_calloc((size_t)run->R * (size_t)run->F * nk, sizeof(double));
                 if (inner[b]) bs.oof[s][b] = h19_calloc((size_t)run->R * (size_t)run->F * nk, sizeof(double));
-                if (!bs.te[s][b] || !bs.tr[s][b] || (inner[b] && !bs.oof[s][b])) rc = H19_ENOMEM;
+                if (inner[b]) bs.tin[s][b] = h19_calloc((size_t)run->R * nk, sizeof(double));
+                if (!bs.te[s][b] || !bs.tr[s][b] || (inner[b] && (!bs.oof[s][b] || !bs.tin[s][b]))) rc = H19_ENOMEM;
             }
             for (int r = 0; !rc && r < run->R; r++)
                 rc = ev_stratified_folds(S->y, S->n, run->F, S->K, job->seed, (uint32_t)r,
@@ -1134,7 +1165,8 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
                 bs.vte[s][b] = h19_calloc((size_t)run->VR * nt, sizeof(double));
                 bs.vtr[s][b] = h19_calloc((size_t)run->VR * nr, sizeof(double));
                 if (inner[b]) bs.voof[s][b] = h19_calloc((size_t)run->VR * nr, sizeof(double));
-                if (!bs.vte[s][b] || !bs.vtr[s][b] || (inner[b] && !bs.voof[s][b])) rc = H19_ENOMEM;
+                if (inner[b]) bs.vtin[s][b] = h19_calloc((size_t)run->VR * nt, sizeof(double));
+                if (!bs.vte[s][b] || !bs.vtr[s][b] || (inner[b] && (!bs.voof[s][b] || !bs.vtin[s][b]))) rc = H19_ENOMEM;
             }
         }
     if (!rc) rc = h19_mkdir_p(job->outdir);
@@ -1163,6 +1195,7 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
     }
     /* mixed in only when set, so that the repeat files of jobs without it stay valid */
     if (job->plr_select_rule) hash = h19_mix64(hash ^ 0x15Eu ^ (uint64_t)job->plr_select_rule << 12);
+    hash = h19_mix64(hash ^ 0x7E57u ^ (uint64_t)job->plr_test_inner << 20);
     run->config_hash = hash;
     if (!rc && (what & CV_FROM_REPEATS)) rc = load_repeats(job, run, hash); /* every rank: the fusions need them all */
     rc = dist_agree(rc);
@@ -1224,7 +1257,8 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
         double *te = h19_malloc(sizeof(double) * ((size_t)p.nte * Ks + 1));
         double *tr = h19_malloc(sizeof(double) * ((size_t)p.ntr * Ks + 1));
         double *oof = h19_malloc(sizeof(double) * ((size_t)p.ntr * Ks + 1));
-        if (!te || !tr || !oof) rc = H19_ENOMEM;
+        double *tin = h19_malloc(sizeof(double) * ((size_t)p.nte * Ks + 1));
+        if (!te || !tr || !oof || !tin) rc = H19_ENOMEM;
         task_header hd;
         memset(&hd, 0, sizeof hd);
         memcpy(hd.magic, TASK_MAGIC, 8);
@@ -1241,22 +1275,25 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
         char path[1400];
         task_path(path, sizeof path, job, T.kind, E->outcome, T.b, T.r, T.f);
         if (!rc) {
-            if (task_load(path, &hd, te, tr, oof)) {
+            if (task_load(path, &hd, te, tr, oof, tin)) {
                 reused++;
             } else {
                 /* validation repeats differ by their key's repeat field; fold 0xFFFF marks them */
                 rc = base_task(&c, T.b, inner[T.b], p.tr, p.ytr, p.ntr, p.te, p.nte, K, (uint32_t)T.r,
-                               T.kind ? 0xFFFFu : (uint32_t)T.f, te, tr, oof);
-                if (!rc) rc = task_save(path, &hd, te, tr, oof);
+                               T.kind ? 0xFFFFu : (uint32_t)T.f, te, tr, oof, tin);
+                if (!rc) rc = task_save(path, &hd, te, tr, oof, tin);
                 if (rc)
                     rc = h19_fail_ctx(rc, "task %s %s repeat %d fold %d", job->outcomes[E->outcome].name, base_names[T.b], T.r, T.f);
                 computed++;
             }
         }
         if (!rc) {
-            double *ste, *str, *soof;
-            store_slices(&bs, run, T.kind, T.s, T.r, T.f, T.b, &ste, &str, &soof);
-            for (int i = 0; i < p.nte; i++) memcpy(ste + (size_t)p.tepos[i] * Ks, te + (size_t)i * Ks, sizeof(double) * Ks);
+            double *ste, *str, *soof, *stin;
+            store_slices(&bs, run, T.kind, T.s, T.r, T.f, T.b, &ste, &str, &soof, &stin);
+            for (int i = 0; i < p.nte; i++) {
+                memcpy(ste + (size_t)p.tepos[i] * Ks, te + (size_t)i * Ks, sizeof(double) * Ks);
+                if (stin) memcpy(stin + (size_t)p.tepos[i] * Ks, tin + (size_t)i * Ks, sizeof(double) * Ks);
+            }
             for (int i = 0; i < p.ntr; i++) {
                 memcpy(str + (size_t)p.trpos[i] * Ks, tr + (size_t)i * Ks, sizeof(double) * Ks);
                 if (soof) memcpy(soof + (size_t)p.trpos[i] * Ks, oof + (size_t)i * Ks, sizeof(double) * Ks);
@@ -1265,6 +1302,7 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
         free(te);
         free(tr);
         free(oof);
+        free(tin);
         split_free(&p);
     }
     dist_queue_free(&q);
@@ -1296,12 +1334,14 @@ int cv_run_all(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
                 rc = dist_merge_f64(bs.te[s][b], (size_t)run->R * nk);
                 if (!rc) rc = dist_merge_f64(bs.tr[s][b], (size_t)run->R * (size_t)run->F * nk);
                 if (!rc && bs.oof[s][b]) rc = dist_merge_f64(bs.oof[s][b], (size_t)run->R * (size_t)run->F * nk);
+                if (!rc && bs.tin[s][b]) rc = dist_merge_f64(bs.tin[s][b], (size_t)run->R * nk);
             }
             if (!rc && s < run->nval && bs.vte[s][b]) {
                 size_t nt = (size_t)run->vtest[s].n * (size_t)run->vtest[s].K, nr = (size_t)run->vtrain[s].n * (size_t)run->vtest[s].K;
                 rc = dist_merge_f64(bs.vte[s][b], (size_t)run->VR * nt);
                 if (!rc) rc = dist_merge_f64(bs.vtr[s][b], (size_t)run->VR * nr);
                 if (!rc && bs.voof[s][b]) rc = dist_merge_f64(bs.voof[s][b], (size_t)run->VR * nr);
+                if (!rc && bs.vtin[s][b]) rc = dist_merge_f64(bs.vtin[s][b], (size_t)run->VR * nt);
             }
         }
     /* the models (fusions included) of every split: deterministic, so every rank computes all */
@@ -1353,12 +1393,14 @@ int cv_predict(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
     inner[B_CNN] |= ct != NULL;
     need[B_DNN] = inner[B_DNN] = 1;
     size_t Ks = (size_t)K;
-    double *bte[NBASE] = {0}, *btr[NBASE] = {0}, *boof[NBASE] = {0};
+    double *bte[NBASE] = {0}, *btr[NBASE] = {0}, *boof[NBASE] = {0}, *btin[NBASE] = {0};
     for (int b = 0; !rc && b < NBASE; b++) {
         bte[b] = h19_calloc((size_t)nte * Ks + 1, sizeof(double));
+        btin[b] = h19_calloc((size_t)nte * Ks + 1, sizeof(double));
         btr[b] = h19_calloc((size_t)ntr * Ks + 1, sizeof(double));
         boof[b] = h19_calloc((size_t)ntr * Ks + 1, sizeof(double));
-        if (!bte[b] || !btr[b] || !boof[b]) rc = H19_ENOMEM;
+        if (!bte[b] || !btin[b] || !btr[b] || !boof[b]) rc = H19_ENOMEM;
+        for (size_t i = 0; !rc && !inner[b] && i < (size_t)nte * Ks; i++) btin[b][i] = NAN;
         for (size_t i = 0; !rc && !need[b] && i < (size_t)nte * Ks; i++) bte[b][i] = NAN;
         for (size_t i = 0; !rc && !need[b] && i < (size_t)ntr * Ks; i++) btr[b][i] = boof[b][i] = NAN;
     }
@@ -1409,11 +1451,11 @@ int cv_predict(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
         hd.inner = inner[b];
         char path[1400];
         snprintf(path, sizeof path, "%s/%s-%s.bin", dir, job->outcomes[outcome].name, base_names[b]);
-        if (!task_load(path, &hd, bte[b], btr[b], boof[b])) {
+        if (!task_load(path, &hd, bte[b], btr[b], boof[b], btin[b])) {
             LOG_INFO("predict: fitting the %s on %d patients (with %lld inner folds)", base_names[b], ntr,
                      (long long)job->inner_folds);
-            rc = base_task(&c, b, inner[b], tr, ytr, ntr, te, nte, K, 0xFFFEu, 0xFFFEu, bte[b], btr[b], boof[b]);
-            if (!rc) rc = task_save(path, &hd, bte[b], btr[b], boof[b]);
+            rc = base_task(&c, b, inner[b], tr, ytr, ntr, te, nte, K, 0xFFFEu, 0xFFFEu, bte[b], btr[b], boof[b], btin[b]);
+            if (!rc) rc = task_save(path, &hd, bte[b], btr[b], boof[b], btin[b]);
         }
     }
     if (made) dist_queue_free(&q);
@@ -1428,8 +1470,9 @@ int cv_predict(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
         rc = dist_merge_f64(bte[b], (size_t)nte * Ks);
         if (!rc) rc = dist_merge_f64(btr[b], (size_t)ntr * Ks);
         if (!rc) rc = dist_merge_f64(boof[b], (size_t)ntr * Ks);
+        if (!rc && inner[b]) rc = dist_merge_f64(btin[b], (size_t)nte * Ks);
     }
-    if (!rc) rc = finish_split(job, outcome, &model, 1, K, ntr, ytr, nte, bte, btr, boof, out, thr, NULL);
+    if (!rc) rc = finish_split(job, outcome, &model, 1, K, ntr, ytr, nte, bte, btr, boof, btin, out, thr, NULL);
     if (!rc && inter_te)
         for (int i = 0; i < nte; i++)
             for (int k = 0; k < K; k++) {
@@ -1446,6 +1489,7 @@ int cv_predict(h19_job *job, const cf_archive *a, const nn_hyper *h, const cv_ct
         free(bte[b]);
         free(btr[b]);
         free(boof[b]);
+        free(btin[b]);
     }
     free(has_cf);
     return rc;

@@ -322,6 +322,10 @@ static int parse(h19_job *j)
     }
     static const char *const rules[] = {"min", "one_se", NULL};
     H19_TRY(cfg_enum(d, plr, "select_rule", rules, 0, &j->plr_select_rule));
+    static const char *const tests[] = {"inner", "refit", NULL};
+    int tsc = 0;
+    H19_TRY(cfg_enum(d, plr, "test_scores", tests, 0, &tsc));
+    j->plr_test_inner = tsc == 0;
 
     cfg_node *cv = cfg_map(d, d->root, "cv", 0, &rc);
     if (rc) return rc;

@@ -95,6 +95,27 @@ grep -Eq "cv: [0-9]+ tasks \(0 computed" cv1se.log || { grep "tasks (" cv1se.log
 read -r n_se both_se <<< "$(sel one_se cv1se.log)"
 [ "$n_se" = "$n_min" ] && [ "$both_se" -le "$both_min" ] || fail "one_se kept both inputs in $both_se splits, min in $both_min"
 
+# plr.test_scores: the fusion scores test patients from the mean of the inner models' scores (inner,
+# the default) or from the refitted base models (refit): same base tasks (all reused), the same
+# base-model scores, other hybrid scores
+cp -r r1 r1rf
+"$HUST19" cv job.yaml --set job.results=r1rf --set plr.test_scores=refit 2> cv1rf.log || { cat cv1rf.log; fail "cv refit"; }
+grep -Eq "cv: [0-9]+ tasks \(0 computed" cv1rf.log || { grep "tasks (" cv1rf.log; fail "refit recomputed base tasks"; }
+if "$HUST19" cv job.yaml --set job.results=r1rf --set plr.test_scores=outer 2> cvbad.log; then fail "plr.test_scores=outer accepted"; fi
+grep -q "test_scores" cvbad.log || { cat cvbad.log; fail "the error does not name plr.test_scores"; }
+/usr/bin/python3 - <<'PY' || fail "plr.test_scores"
+import h5py, numpy as np
+a, b = h5py.File("r1/hy/results.h5", "r"), h5py.File("r1rf/hy/results.h5", "r")
+for name in ("cf-dnn", "ct-cnn"):
+    sa, sb = a["/cv/morbidity/" + name]["score"][:], b["/cv/morbidity/" + name]["score"][:]
+    assert np.array_equal(np.isnan(sa), np.isnan(sb)) and np.array_equal(sa[~np.isnan(sa)], sb[~np.isnan(sb)]), name + " changed"
+ha, hb = a["/cv/morbidity/hybrid"]["score"][:], b["/cv/morbidity/hybrid"]["score"][:]
+assert not np.isnan(ha).any() and not np.isnan(hb).any()
+d = np.abs(ha - hb).max(axis=2)
+print("hybrid inner vs refit: patients changed", (d > 1e-9).sum(), "of", d.size, "max", d.max())
+assert (d > 1e-9).mean() > 0.5, "plr.test_scores changed too few hybrid scores"
+PY
+
 # fallbacks: per model, how many patients of the CV set are scored (repeat 0)
 /usr/bin/python3 - <<'PY' || fail "fallback scores"
 import h5py, numpy as np, csv
