@@ -51,6 +51,8 @@ typedef struct {
                                  (held-out metrics and inference; default false) */
     int input;                /* SC_INPUT_U8 (default: x / 255) or SC_INPUT_LUNG (sc_normalise_lung);
                                  job key slice_cnn.input, stored in the model file */
+    bool init_uniform;        /* slice_cnn.init: he (default: nn_net_init) or uniform
+                                 (nn_net_init_uniform, PyTorch's default) */
     char ckpt[1100], model_out[1100], metrics_out[1100], scores_out[1100], chunk_dir[1100];
     /* model file contents: the architecture must be the same at inference time */
     int C, H, W;

@@ -23,7 +23,7 @@ static const char *HELP_TRAIN =
     "val_fraction of the training part drives early stopping. All ranks train one model together (data\n"
     "parallel: the same model bytes on any rank count). Keys of the slice_cnn: section: model, split,\n"
     "test_fraction, val_fraction, max_train_slices, flip, flip_test, input (u8 | lung: the\n"
-    "input encoding), checkpoint, model_out, scores_out, infer_chunk, and the training keys epochs, batch, micro_batch, lr, decay, beta1, beta2, eps, l2,\n"
+    "input encoding), init (he | uniform), checkpoint, model_out, scores_out, infer_chunk, and the training keys epochs, batch, micro_batch, lr, decay, beta1, beta2, eps, l2,\n"
     "dropout, patience, fixed_bits.\n"
     "Writes results/<job>/slice_cnn.h5 and slice_cnn_metrics.csv (held-out AUC, confusion matrix).\n"
     "SIGUSR1/SIGTERM: checkpoint (results/<job>/slice_cnn.ckpt), exit 75; re-run to resume.\n"

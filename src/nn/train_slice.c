@@ -60,6 +60,12 @@ int sc_opts_parse(h19_job *job, sc_opts *o)
         return cfg_error(d, cfg_peek(sec, "input"), "'slice_cnn.input' is '%s': expected u8 (x / 255) or lung "
                          "(lung-centred, clipped; docs/training.md)", input);
     o->input = !strcmp(input, "lung") ? SC_INPUT_LUNG : SC_INPUT_U8;
+    const char *init = NULL;
+    H19_TRY(cfg_str(d, sec, "init", "he", 0, &init));
+    if (strcmp(init, "he") && strcmp(init, "uniform"))
+        return cfg_error(d, cfg_peek(sec, "init"), "'slice_cnn.init' is '%s': expected he (He-normal, biases 0) or "
+                         "uniform (PyTorch's default: weights and biases U(+-1/sqrt(fan_in)))", init);
+    o->init_uniform = !strcmp(init, "uniform");
     const char *ck = NULL, *mo = NULL, *sc = NULL;
     H19_TRY(cfg_str(d, sec, "checkpoint", NULL, 0, &ck));
     H19_TRY(cfg_str(d, sec, "model_out", NULL, 0, &mo));
@@ -645,7 +651,8 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
     const char *env = getenv("HUST19_STOP_AFTER_STEPS");
     if (env && *env) sctx.stop_after = strtol(env, NULL, 10);
     if (!rc) {
-        nn_net_init(net, job->seed, 0, 0);
+        if (o->init_uniform) nn_net_init_uniform(net, job->seed, 0, 0);
+        else nn_net_init(net, job->seed, 0, 0);
         nn_hyper h = o->hyper;
         h.ckpt_path = o->ckpt;
         h.on_step = on_step;
