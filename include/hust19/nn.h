@@ -189,6 +189,10 @@ int nn_net_nin(const nn_net *net);
  * biases 0. Weights of layer l drawn from h19_rng keyed (seed, H19_RNG_INIT, repeat, fold, 0, l).
  * Resets grads, Adam moments and step. */
 void nn_net_init(nn_net *net, uint64_t seed, uint32_t repeat, uint32_t fold);
+/* PyTorch's default init (torch.nn.Conv2d / Linear reset_parameters): weights and biases of every
+ * layer U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (variance 1/(3 fan_in), a sixth of He-normal's), from
+ * the same keyed streams (biases from sub-stream 1). Resets grads, Adam moments and step. */
+void nn_net_init_uniform(nn_net *net, uint64_t seed, uint32_t repeat, uint32_t fold);
 
 /* Dropout context for a training forward pass; NULL = inference (dropout is the identity). */
 typedef struct {

@@ -169,7 +169,7 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
         have_q = !rc;
     }
     /* flip_test scores differ: chunks of the other setting are not reused */
-    uint64_t hash = rc ? 0 : sc_params_hash(net) ^ (o->flip_test ? 0x5f1eULL : 0);
+    uint64_t hash = rc ? 0 : sc_params_hash(net) ^ (o->flip_test ? 0x5f1eULL : 0) ^ (o->input ? 0x1a9c0000ULL : 0);
     double w0 = sc_wall_seconds(), c0 = sc_cpu_seconds();
     int stopped = 0;
     int64_t scored = 0;
@@ -185,7 +185,7 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
             res->chunks_reused++;
         } else {
             for (int64_t i = 0; i < n; i++) idx[i] = first + i;
-            rc = sc_load_slices(&f, idx, n, o->H, o->W, X);
+            rc = sc_load_slices(&f, idx, n, o->H, o->W, o->input, X);
             if (!rc) rc = sc_predict(net, X, (int)n, o->H, o->W, o->flip_test, p, MPI_COMM_SELF);
             if (!rc) rc = chunk_save(path, hash, first, n, p);
             scored += n;

@@ -277,6 +277,26 @@ void nn_net_init(nn_net *net, uint64_t seed, uint32_t repeat, uint32_t fold)
     net->step = 0;
 }
 
+void nn_net_init_uniform(nn_net *net, uint64_t seed, uint32_t repeat, uint32_t fold)
+{
+    memset(net->params, 0, sizeof(float) * 4 * net->nparams);
+    for (int l = 0; l < net->nlayers; l++) {
+        nn_layer *L = &net->layers[l];
+        if (L->w_off == SIZE_MAX) continue;
+        double fan_in = L->spec.kind == NN_CONV3 ? 9.0 * L->C : (double)shape_n(L->C, L->H, L->W);
+        double a = 1.0 / sqrt(fan_in);
+        h19_rng r;
+        h19_rng_init(&r, seed, H19_RNG_INIT, repeat, fold, 0, (uint32_t)l);
+        float *w = net->params + L->w_off;
+        for (size_t i = 0; i < L->w_n; i++) w[i] = (float)(a * (2.0 * h19_rng_uniform(&r) - 1.0));
+        if (L->b_off == SIZE_MAX) continue;
+        h19_rng_init(&r, seed, H19_RNG_INIT, repeat, fold, 1, (uint32_t)l);
+        float *b = net->params + L->b_off;
+        for (size_t i = 0; i < L->b_n; i++) b[i] = (float)(a * (2.0 * h19_rng_uniform(&r) - 1.0));
+    }
+    net->step = 0;
+}
+
 /* The threads the convolutions may use: nn_threads(), or fewer if the scratch was sized for fewer
  * (the count was raised after nn_net_create; results do not depend on it). */
 static int conv_threads(const nn_net *net)

@@ -54,6 +54,18 @@ int sc_opts_parse(h19_job *job, sc_opts *o)
                          "two parts) or slice (the paper's protocol)", split);
     o->split_patients = !strcmp(split, "patient");
     H19_TRY(cfg_bool(d, sec, "flip_test", false, &o->flip_test));
+    const char *input = NULL;
+    H19_TRY(cfg_str(d, sec, "input", "u8", 0, &input));
+    if (strcmp(input, "u8") && strcmp(input, "lung"))
+        return cfg_error(d, cfg_peek(sec, "input"), "'slice_cnn.input' is '%s': expected u8 (x / 255) or lung "
+                         "(lung-centred, clipped; docs/training.md)", input);
+    o->input = !strcmp(input, "lung") ? SC_INPUT_LUNG : SC_INPUT_U8;
+    const char *init = NULL;
+    H19_TRY(cfg_str(d, sec, "init", "he", 0, &init));
+    if (strcmp(init, "he") && strcmp(init, "uniform"))
+        return cfg_error(d, cfg_peek(sec, "init"), "'slice_cnn.init' is '%s': expected he (He-normal, biases 0) or "
+                         "uniform (PyTorch's default: weights and biases U(+-1/sqrt(fan_in)))", init);
+    o->init_uniform = !strcmp(init, "uniform");
     const char *ck = NULL, *mo = NULL, *sc = NULL;
     H19_TRY(cfg_str(d, sec, "checkpoint", NULL, 0, &ck));
     H19_TRY(cfg_str(d, sec, "model_out", NULL, 0, &mo));
@@ -235,6 +247,28 @@ void sc_normalise(float *out, const uint8_t *in, int64_t n, int H, int W)
     }
 }
 
+void sc_normalise_lung(float *out, const uint8_t *in, int64_t n, int H, int W)
+{
+    const int fy = CT_OUT / H, fx = CT_OUT / W;
+    const float inv = 1.0f / (float)(fy * fx);
+    for (int64_t s = 0; s < n; s++) {
+        const uint8_t *src = in + (size_t)s * CT_OUT * CT_OUT;
+        float *dst = out + (size_t)s * H * W;
+        for (int r = 0; r < H; r++)
+            for (int c = 0; c < W; c++) {
+                unsigned sum = 0; /* exact integer block sum */
+                for (int a = 0; a < fy; a++)
+                    for (int b = 0; b < fx; b++) sum += src[(size_t)(r * fy + a) * CT_OUT + c * fx + b];
+                float v = 0.0f;
+                if (sum > 0) {
+                    v = ((float)sum * inv - SC_LUNG_GREY) / SC_LUNG_SCALE;
+                    v = v < SC_LUNG_LO ? SC_LUNG_LO : v > SC_LUNG_HI ? SC_LUNG_HI : v;
+                }
+                dst[(size_t)r * W + c] = v;
+            }
+    }
+}
+
 /* Slices idx[0..n) (ascending) of the archive -> normalised floats X [n][H*W]. Neighbouring
  * indices are read as one hyperslab (one decompression of the chunks they share). */
 /* dst[i] = the left-right mirror of src[i] for n slices [n][H][W] (dst != src). */
@@ -270,7 +304,7 @@ int sc_predict(nn_net *net, const float *X, int n, int H, int W, bool flip, floa
     return rc;
 }
 
-int sc_load_slices(h5_file *f, const int64_t *idx, int64_t n, int H, int W, float *X)
+int sc_load_slices(h5_file *f, const int64_t *idx, int64_t n, int H, int W, int input, float *X)
 {
     enum { RUN = 64 };
     uint8_t *buf = h19_malloc((size_t)RUN * CT_OUT * CT_OUT);
@@ -281,8 +315,11 @@ int sc_load_slices(h5_file *f, const int64_t *idx, int64_t n, int H, int W, floa
         while (j < n && idx[j] - idx[i] < RUN) j++;
         int64_t first = idx[i], span = idx[j - 1] - first + 1;
         rc = ct_archive_read_slices(f, first, span, buf);
-        for (int64_t k = i; k < j && !rc; k++)
-            sc_normalise(X + (size_t)k * H * W, buf + (size_t)(idx[k] - first) * CT_OUT * CT_OUT, 1, H, W);
+        for (int64_t k = i; k < j && !rc; k++) {
+            const uint8_t *sl = buf + (size_t)(idx[k] - first) * CT_OUT * CT_OUT;
+            if (input == SC_INPUT_LUNG) sc_normalise_lung(X + (size_t)k * H * W, sl, 1, H, W);
+            else sc_normalise(X + (size_t)k * H * W, sl, 1, H, W);
+        }
         i = j;
     }
     free(buf);
@@ -333,6 +370,7 @@ static int model_write(const sc_opts *o, const nn_net *net, const nn_fit_result 
     free(p8);
     if (!rc) rc = h5_attr_str(&f, "", "model", o->model_path);
     if (!rc) rc = h5_attr_str(&f, "", "model_text", o->model_text);
+    if (!rc) rc = h5_attr_str(&f, "", "input", o->input == SC_INPUT_LUNG ? "lung" : "u8");
     if (!rc) rc = h5_attr_i64(&f, "", "nparams", np);
     if (!rc) rc = h5_attr_i64(&f, "", "seed", (int64_t)seed);
     if (!rc) rc = h5_attr_i64(&f, "", "epochs_run", fr->epochs_run);
@@ -361,6 +399,17 @@ int sc_model_read(const sc_opts *o, nn_net *net)
     if (!rc && strcmp(text, o->model_text) != 0)
         rc = h19_fail(H19_ESTATE, "%s: trained with another version of %s: retrain ('hust19 train slice-cnn')",
                       o->model_out, o->model_path);
+    /* models written before slice_cnn.input existed have no attribute: u8 */
+    if (!rc && H5Aexists(f.fid, "input") > 0) {
+        char *in = NULL;
+        rc = h5_read_attr_str(&f, "", "input", &in);
+        int mi = !rc && !strcmp(in, "lung") ? SC_INPUT_LUNG : SC_INPUT_U8;
+        if (!rc && mi != o->input)
+            rc = h19_fail(H19_ESTATE, "%s: trained with slice_cnn.input: %s, the job says %s", o->model_out, in,
+                          o->input == SC_INPUT_LUNG ? "lung" : "u8");
+        free(in);
+    } else if (!rc && o->input != SC_INPUT_U8)
+        rc = h19_fail(H19_ESTATE, "%s: trained with slice_cnn.input: u8, the job says lung", o->model_out);
     if (!rc) rc = h5_read(&f, "/params", H5T_NATIVE_FLOAT, &nd, dims, (void **)&p);
     if (!rc && (nd != 1 || dims[0] != (int64_t)net->nparams))
         rc = h19_fail(H19_EFORMAT, "%s: /params has %lld values, the model %zu", o->model_out, (long long)dims[0],
@@ -580,7 +629,7 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
                 idx[s][c] = lab[j];
                 ys[s][c++] = ylab[j];
             }
-        rc = sc_load_slices(&f, idx[s], cnt[s], o->H, o->W, X[s]);
+        rc = sc_load_slices(&f, idx[s], cnt[s], o->H, o->W, o->input, X[s]);
         if (!rc && copies == 2) sc_append_mirrors(X[s], ys[s], cnt[s], o->H, o->W);
     }
     h5_close(&f);
@@ -602,7 +651,8 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
     const char *env = getenv("HUST19_STOP_AFTER_STEPS");
     if (env && *env) sctx.stop_after = strtol(env, NULL, 10);
     if (!rc) {
-        nn_net_init(net, job->seed, 0, 0);
+        if (o->init_uniform) nn_net_init_uniform(net, job->seed, 0, 0);
+        else nn_net_init(net, job->seed, 0, 0);
         nn_hyper h = o->hyper;
         h.ckpt_path = o->ckpt;
         h.on_step = on_step;

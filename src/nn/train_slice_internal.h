@@ -8,8 +8,8 @@
 
 /* Open the job's archive on this rank alone and read its /ct metadata (no slices: H19_ESTATE). */
 int sc_meta_open(h19_job *job, h5_file *f, ct_archive_meta *m);
-/* Slices idx[0..n) (ascending) -> normalised floats [n][H*W]. */
-int sc_load_slices(h5_file *f, const int64_t *idx, int64_t n, int H, int W, float *X);
+/* Slices idx[0..n) (ascending) -> normalised floats [n][H*W] (input: SC_INPUT_U8 or SC_INPUT_LUNG). */
+int sc_load_slices(h5_file *f, const int64_t *idx, int64_t n, int H, int W, int input, float *X);
 void sc_append_mirrors(float *X, int *y, int n, int H, int W);
 /* nn_predict of n slices X [n][H*W] into prob [n][SC_NCLASS]; with flip, the mean of the slices'
  * and their left-right mirrors' probabilities (test-time augmentation matching `flip` training). */

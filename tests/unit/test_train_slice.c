@@ -220,6 +220,26 @@ static void test_normalise(void)
     /* block (r, c) of 4x4: mean of (4r + a + 4c + b) over a, b in 0..3 = 4r + 4c + 3 */
     CHECK_NEAR(q[0], 3.0 / 255.0, 1e-7);
     CHECK_NEAR(q[2 * 50 + 5], (8 + 20 + 3) / 255.0, 1e-7);
+
+    /* input: lung — block mean in grey levels, (v - 85) / 40 clipped to [-1.5, 2.5], 0 outside */
+    static uint8_t m[CT_OUT * CT_OUT];
+    memset(m, 0, sizeof m);
+    for (int c = 0; c < 2; c++) m[c] = m[CT_OUT + c] = 125;        /* block 0: 125 -> 1 */
+    for (int c = 2; c < 4; c++) m[c] = m[CT_OUT + c] = 255;        /* block 1: saturates at 2.5 */
+    for (int c = 4; c < 6; c++) m[c] = m[CT_OUT + c] = 85;         /* block 2: lung -> 0 */
+    m[6] = 8;                                                      /* block 3: mean 2 -> -1.5 */
+    m[8] = 100; m[9] = 100; m[CT_OUT + 8] = 90; m[CT_OUT + 9] = 90; /* block 4: 95 -> 0.25 */
+    static float l[100 * 100];
+    sc_normalise_lung(l, m, 1, 100, 100);
+    CHECK_NEAR(l[0], 1.0, 1e-6);
+    CHECK_NEAR(l[1], 2.5, 1e-6);
+    CHECK_NEAR(l[2], 0.0, 1e-6);
+    CHECK_NEAR(l[3], -1.5, 1e-6);
+    CHECK_NEAR(l[4], 0.25, 1e-6);
+    CHECK(l[5] == 0.0f && l[100 * 100 - 1] == 0.0f); /* outside the mask */
+    sc_normalise_lung(full, m, 1, CT_OUT, CT_OUT);
+    CHECK_NEAR(full[0], 1.0, 1e-6);
+    CHECK_NEAR(full[CT_OUT + 8], 0.125, 1e-6);
 }
 
 static void test_top(void)
