@@ -247,6 +247,8 @@ typedef struct {
     int fixed_bits;     /* fixed-point fraction bits of the gradient sum (default 40) */
     const char *ckpt_path; /* NULL = no checkpoints; else resume from it if it exists, write it
                               at every epoch end and when a stop is requested (borrowed) */
+    uint64_t ckpt_salt;    /* mixed into the hash a checkpoint must match when non-zero: the caller's
+                              settings that change the training data or the initial weights (default 0) */
     /* Optional per-step callback (logging, tests): return non-zero to request a stop as if
      * a signal had arrived. */
     int (*on_step)(void *user, long step, int epoch, double loss);

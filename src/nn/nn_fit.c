@@ -248,6 +248,7 @@ static uint64_t hyper_hash(const nn_hyper *h, nn_key k, int n)
         memcpy(&b, &v[i], sizeof b);
         hsh = h19_mix64(hsh ^ b);
     }
+    if (h->ckpt_salt) hsh = h19_mix64(hsh ^ h->ckpt_salt); /* only when set: older checkpoints stay valid */
     return hsh ^ k.seed; /* the seed enters exactly, not only through a double */
 }
 

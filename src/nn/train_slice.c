@@ -655,6 +655,8 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
         else nn_net_init(net, job->seed, 0, 0);
         nn_hyper h = o->hyper;
         h.ckpt_path = o->ckpt;
+        /* a checkpoint of another input encoding or init is not resumed */
+        h.ckpt_salt = (o->input ? 0x1a9c0000ull : 0) ^ (o->init_uniform ? 0x11u : 0);
         h.on_step = on_step;
         h.user = &sctx;
         nn_key key = {job->seed, 0, 0};

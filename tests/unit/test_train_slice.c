@@ -424,6 +424,15 @@ static void test_end_to_end(const char *dir)
     sc_train_result tr2;
     CHECK(sc_train(&job, &o, &tr2) == H19_OK);
     CHECK(tr2.auc[1] == tr.auc[1] && tr2.fit.epochs_run == tr.fit.epochs_run);
+    /* ... but not under another init or input encoding: the checkpoint names its settings */
+    for (int v = 0; v < 2; v++) {
+        sc_opts o2 = o;
+        if (v) o2.input = SC_INPUT_LUNG;
+        else o2.init_uniform = true;
+        sc_train_result tr3;
+        CHECK(sc_train(&job, &o2, &tr3) != H19_OK);
+        CHECK_MSG(strstr(h19_errmsg(), "other training settings") != NULL, "%s", h19_errmsg());
+    }
 
     sc_infer_result ir;
     rc = sc_infer(&job, &o, &ir);
