@@ -47,25 +47,19 @@ int sc_opts_parse(h19_job *job, sc_opts *o)
     H19_TRY(cfg_int(d, sec, "max_train_slices", 0, 0, 1L << 40, &o->max_train_slices));
     H19_TRY(cfg_int(d, sec, "infer_chunk", 64, 1, 1 << 20, &o->infer_chunk));
     H19_TRY(cfg_bool(d, sec, "flip", false, &o->flip));
-    const char *split = NULL;
-    H19_TRY(cfg_str(d, sec, "split", "patient", 0, &split));
-    if (strcmp(split, "patient") && strcmp(split, "slice"))
-        return cfg_error(d, cfg_peek(sec, "split"), "'slice_cnn.split' is '%s': expected patient (no patient in "
-                         "two parts) or slice (the paper's protocol)", split);
-    o->split_patients = !strcmp(split, "patient");
+    /* split: patient (no patient in two parts) or slice (the paper's protocol); input: u8 (x / 255)
+     * or lung (lung-centred, clipped; docs/training.md); init: he (He-normal, biases 0) or uniform
+     * (PyTorch's default) */
+    static const char *const splits[] = {"patient", "slice", NULL}, *const inputs[] = {"u8", "lung", NULL},
+                             *const inits[] = {"he", "uniform", NULL};
+    int e = 0;
+    H19_TRY(cfg_enum(d, sec, "split", splits, 0, &e));
+    o->split_patients = e == 0;
     H19_TRY(cfg_bool(d, sec, "flip_test", false, &o->flip_test));
-    const char *input = NULL;
-    H19_TRY(cfg_str(d, sec, "input", "u8", 0, &input));
-    if (strcmp(input, "u8") && strcmp(input, "lung"))
-        return cfg_error(d, cfg_peek(sec, "input"), "'slice_cnn.input' is '%s': expected u8 (x / 255) or lung "
-                         "(lung-centred, clipped; docs/training.md)", input);
-    o->input = !strcmp(input, "lung") ? SC_INPUT_LUNG : SC_INPUT_U8;
-    const char *init = NULL;
-    H19_TRY(cfg_str(d, sec, "init", "he", 0, &init));
-    if (strcmp(init, "he") && strcmp(init, "uniform"))
-        return cfg_error(d, cfg_peek(sec, "init"), "'slice_cnn.init' is '%s': expected he (He-normal, biases 0) or "
-                         "uniform (PyTorch's default: weights and biases U(+-1/sqrt(fan_in)))", init);
-    o->init_uniform = !strcmp(init, "uniform");
+    H19_TRY(cfg_enum(d, sec, "input", inputs, 0, &e));
+    o->input = e == 1 ? SC_INPUT_LUNG : SC_INPUT_U8;
+    H19_TRY(cfg_enum(d, sec, "init", inits, 0, &e));
+    o->init_uniform = e == 1;
     const char *ck = NULL, *mo = NULL, *sc = NULL;
     H19_TRY(cfg_str(d, sec, "checkpoint", NULL, 0, &ck));
     H19_TRY(cfg_str(d, sec, "model_out", NULL, 0, &mo));
