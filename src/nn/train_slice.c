@@ -98,14 +98,15 @@ void sc_opts_free(sc_opts *o)
     o->model_text = NULL;
 }
 
-/* The slices of class k in their seeded order: h19_rng keyed (seed, H19_RNG_SPLIT, 0, 0, 0, k). */
-static int class_members(const int *y, int n, int k, uint64_t seed, int *members)
+/* The items i with y[i] == k in their seeded order: h19_rng keyed (seed, H19_RNG_SPLIT, stream, 0, 0,
+ * k). Stream 0: the slices of class k; stream 1: the patients of stratum k (sc_split_patients). */
+static int class_members(const int *y, int n, int k, uint64_t seed, uint32_t stream, int *members)
 {
     int m = 0;
     for (int i = 0; i < n; i++)
         if (y[i] == k) members[m++] = i;
     h19_rng r;
-    h19_rng_init(&r, seed, H19_RNG_SPLIT, 0, 0, 0, (uint32_t)k);
+    h19_rng_init(&r, seed, H19_RNG_SPLIT, stream, 0, 0, (uint32_t)k);
     h19_rng_shuffle(&r, members, m);
     return m;
 }
@@ -146,7 +147,7 @@ static void cap_train(const int *y, int n, uint64_t seed, long max_train, int *p
         left--;
     }
     for (int k = 0; k < SC_NCLASS; k++) {
-        int m = class_members(y, n, k, seed, members);
+        int m = class_members(y, n, k, seed, 0, members);
         long seen = 0;
         for (int j = 0; j < m; j++)
             if (part[members[j]] == 0 && seen++ >= keep[k]) part[members[j]] = -1;
@@ -170,7 +171,7 @@ int sc_split(const int *y, int n, uint64_t seed, double test_fraction, double va
     H19_TRY(check_labels(y, n, part));
     int *members = h19_malloc(sizeof(int) * (size_t)n);
     if (!members) return H19_ENOMEM;
-    for (int k = 0; k < SC_NCLASS; k++) deal(members, class_members(y, n, k, seed, members), test_fraction, val_fraction, part);
+    for (int k = 0; k < SC_NCLASS; k++) deal(members, class_members(y, n, k, seed, 0, members), test_fraction, val_fraction, part);
     cap_train(y, n, seed, max_train, part, members);
     free(members);
     return H19_OK;
@@ -202,15 +203,7 @@ int sc_split_patients(const int *y, const int *group, int n, uint64_t seed, doub
         int *at = bsearch(&group[i], ids, (size_t)G, sizeof(int), cmp_int);
         if (y[i] == 1) gpos[at - ids] = 1;
     }
-    for (int s = 0; s < 2; s++) {
-        int m = 0;
-        for (int g = 0; g < G; g++)
-            if (gpos[g] == s) members[m++] = g;
-        h19_rng r;
-        h19_rng_init(&r, seed, H19_RNG_SPLIT, 1, 0, 0, (uint32_t)s);
-        h19_rng_shuffle(&r, members, m);
-        deal(members, m, test_fraction, val_fraction, gpart);
-    }
+    for (int s = 0; s < 2; s++) deal(members, class_members(gpos, G, s, seed, 1, members), test_fraction, val_fraction, gpart);
     for (int i = 0; i < n; i++) {
         int *at = bsearch(&group[i], ids, (size_t)G, sizeof(int), cmp_int);
         part[i] = gpart[at - ids];
