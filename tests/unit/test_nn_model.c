@@ -123,6 +123,46 @@ int main(void)
         CHECK(net->nparams == 59393);
         nn_net_free(net);
     }
+    /* nn_net_init_uniform (slice_cnn.init: uniform, PyTorch's default): every weight and bias of a
+     * layer in U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (fan_in 9 C for a 3x3 convolution), variance a^2/3,
+     * biases not 0; keyed like nn_net_init; Adam state and step reset */
+    net = load("slice_cnn_small.yaml", 0, 0, NULL);
+    nn_net *b = load("slice_cnn_small.yaml", 0, 0, NULL);
+    if (net && b) {
+        net->step = 5;
+        net->params[net->nparams] = 1.0f; /* the buffers after the parameters: gradients, Adam m, v */
+        nn_net_init_uniform(net, 77, 1, 2);
+        CHECK(net->step == 0 && net->params[net->nparams] == 0.0f);
+        int checked = 0;
+        for (int l = 0; l < net->nlayers; l++) {
+            const nn_layer *L = &net->layers[l];
+            if (L->w_off == SIZE_MAX) continue;
+            double fan = L->spec.kind == NN_CONV3 ? 9.0 * L->C : (double)L->C * L->H * L->W;
+            double a = 1.0 / sqrt(fan), s2 = 0, mx = 0;
+            for (size_t i = 0; i < L->w_n; i++) {
+                double v = net->params[L->w_off + i];
+                s2 += v * v;
+                mx = fabs(v) > mx ? fabs(v) : mx;
+            }
+            CHECK_MSG(mx <= a, "layer %d: |w| %.4g > %.4g", l, mx, a);
+            if (L->w_n >= 1000) CHECK_NEAR(s2 / (double)L->w_n, a * a / 3, 0.1 * a * a / 3);
+            int nonzero = 0;
+            for (size_t i = 0; i < L->b_n; i++) {
+                double v = net->params[L->b_off + i];
+                CHECK(fabs(v) <= a);
+                nonzero += v != 0;
+            }
+            CHECK(nonzero == (int)L->b_n);
+            checked++;
+        }
+        CHECK(checked == 6); /* four convolutions, two dense layers */
+        nn_net_init_uniform(b, 77, 1, 2);
+        CHECK(memcmp(net->params, b->params, sizeof(float) * net->nparams) == 0);
+        nn_net_init_uniform(b, 77, 1, 3);
+        CHECK(memcmp(net->params, b->params, sizeof(float) * net->nparams) != 0);
+    }
+    nn_net_free(b);
+    nn_net_free(net);
     /* the CF count is required for cf_dnn */
     {
         int C, H, W, ns;
