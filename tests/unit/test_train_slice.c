@@ -434,6 +434,16 @@ static void test_end_to_end(const char *dir)
         CHECK_MSG(strstr(h19_errmsg(), "other training settings") != NULL, "%s", h19_errmsg());
     }
 
+    /* inference under another input encoding than the model's is refused before anything is written */
+    {
+        sc_opts ol = o;
+        ol.input = SC_INPUT_LUNG;
+        sc_infer_result irl;
+        CHECK(sc_infer(&job, &ol, &irl) != H19_OK);
+        CHECK_MSG(strstr(h19_errmsg(), "trained with slice_cnn.input: u8, the job says lung") != NULL, "%s",
+                  h19_errmsg());
+        CHECK(!h19_file_exists(o.scores_out));
+    }
     sc_infer_result ir;
     rc = sc_infer(&job, &o, &ir);
     CHECK_MSG(rc == H19_OK, "%s", h19_errmsg());
