@@ -245,6 +245,9 @@ typedef struct {
     int class_weight;   /* NN_CW_NONE (default) or NN_CW_BALANCED: each class's loss weighted by
                            n / (K n_k) of the training labels (scikit-learn's "balanced") */
     int fixed_bits;     /* fixed-point fraction bits of the gradient sum (default 40) */
+    int average_from;   /* 0 = off; E >= 1: the kept weights are the mean of the weights after epochs
+                           E, E+1, ..., the last (tail averaging; replaces the best-epoch selection, a
+                           validation set still drives patience; stopped before E: the last weights) */
     const char *ckpt_path; /* NULL = no checkpoints; else resume from it if it exists, write it
                               at every epoch end and when a stop is requested (borrowed) */
     uint64_t ckpt_salt;    /* mixed into the hash a checkpoint must match when non-zero: the caller's
@@ -273,6 +276,7 @@ typedef struct {
     double last_loss;   /* mean training loss of the last epoch */
     long steps;         /* Adam steps taken in total */
     int stopped;        /* 1 if stopped by a stop request (status H19_ESTOP) */
+    int averaged;       /* epochs whose weights were averaged into the kept ones (h->average_from) */
 } nn_fit_result;
 
 /* Train net on X [n][nin] with labels y [n] (class index for softmax, 0/1 for sigmoid). Xval/yval
@@ -337,7 +341,8 @@ int nn_model_load(const char *path, int input_override, int classes_override, in
 
 /* Read the training section keys of a job/model YAML map into h (strict: unknown keys are
  * errors at cfg_check_unused). Keys: epochs, batch, micro_batch, lr, decay, beta1, beta2, eps, l2,
- * dropout, patience, fixed_bits, early_stop (accuracy | loss | auc), class_weight (none | balanced). */
+ * dropout, patience, fixed_bits, early_stop (accuracy | loss | auc), class_weight (none | balanced),
+ * average_from. */
 int nn_hyper_read(cfg_doc *d, cfg_node *map, nn_hyper *h);
 
 #endif

@@ -811,7 +811,9 @@ static uint64_t config_hash(const h19_job *job, const nn_hyper *h, const cv_run 
         }
         /* mixed in only when set, so that task files of jobs without it stay valid */
         if (job->ofeatures[o]) x = h19_mix64(x ^ 0xFEA7u ^ (uint64_t)job->ofeatures[o] << 20 ^ (uint64_t)(o + 1));
+        if (q->average_from) x = h19_mix64(x ^ 0xA7Eu ^ (uint64_t)q->average_from << 24 ^ (uint64_t)(o + 1));
     }
+    if (h->average_from) x = h19_mix64(x ^ 0xA7E0000u ^ (uint64_t)h->average_from << 32);
     return x;
 }
 
@@ -837,6 +839,7 @@ static uint64_t base_hash(const h19_job *job, const cv_ctx *c, uint64_t common, 
             x = h19_mix64(x ^ (uint64_t)c->ct->spec[i].kind ^ ((uint64_t)c->ct->spec[i].n << 16) ^ q);
         }
         x = h19_mix64(x ^ c->ct->hash);
+        if (h->average_from) x = h19_mix64(x ^ 0xA7E00u ^ (uint64_t)h->average_from << 32);
     }
     return x;
 }

@@ -54,6 +54,8 @@ int nn_hyper_read(cfg_doc *d, cfg_node *map, nn_hyper *h)
     h->patience = (int)v;
     H19_TRY(cfg_int(d, map, "fixed_bits", h->fixed_bits, 8, 56, &v));
     h->fixed_bits = (int)v;
+    H19_TRY(cfg_int(d, map, "average_from", h->average_from, 0, 1000000, &v));
+    h->average_from = (int)v;
     static const char *const stops[] = {"accuracy", "loss", "auc", NULL};
     H19_TRY(cfg_enum(d, map, "early_stop", stops, h->early_stop, &h->early_stop));
     static const char *const weights[] = {"none", "balanced", NULL};

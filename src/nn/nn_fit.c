@@ -249,6 +249,7 @@ static uint64_t hyper_hash(const nn_hyper *h, nn_key k, int n)
         hsh = h19_mix64(hsh ^ b);
     }
     if (h->ckpt_salt) hsh = h19_mix64(hsh ^ h->ckpt_salt); /* only when set: older checkpoints stay valid */
+    if (h->average_from) hsh = h19_mix64(hsh ^ 0x415647ull ^ (uint64_t)h->average_from << 24);
     return hsh ^ k.seed; /* the seed enters exactly, not only through a double */
 }
 
@@ -286,6 +287,7 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
     if (h->early_stop < NN_STOP_ACCURACY || h->early_stop > NN_STOP_AUC || h->class_weight < NN_CW_NONE ||
         h->class_weight > NN_CW_BALANCED)
         return h19_fail(H19_EARG, "nn_fit: early_stop %d or class_weight %d unknown", h->early_stop, h->class_weight);
+    if (h->average_from < 0) return h19_fail(H19_EARG, "nn_fit: average_from %d < 0", h->average_from);
     if (!(h->lr > 0) || !(h->decay >= 0) || !(h->dropout < 1.0f))
         return h19_fail(H19_EARG, "nn_fit: lr %g, decay %g, dropout %g out of range", h->lr, h->decay, h->dropout);
     for (int i = 0; i < n; i++)
@@ -477,6 +479,18 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
         st.epoch_loss = 0.0;
         res->epochs_run = epoch + 1;
         int last = epoch + 1 == h->epochs;
+        /* tail averaging: best holds the running mean of the weights after epochs average_from..epoch+1
+         * (1-based), so a resumed run continues it (its count follows from the epoch) */
+        int avg = h->average_from > 0;
+        if (avg && epoch + 1 >= h->average_from) {
+            int k = epoch + 2 - h->average_from;
+            if (k == 1) {
+                memcpy(best, net->params, sizeof(float) * np);
+            } else {
+                const float inv = 1.0f / (float)k;
+                for (size_t i = 0; i < np; i++) best[i] += (net->params[i] - best[i]) * inv;
+            }
+        }
         if (nval > 0) {
             rc = nn_predict(net, Xval, nval, vprob, comm);
             if (rc) goto done;
@@ -488,7 +502,7 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
                 st.best_acc = acc;
                 st.best_epoch = epoch;
                 st.wait = 0;
-                memcpy(best, net->params, sizeof(float) * np);
+                if (!avg) memcpy(best, net->params, sizeof(float) * np);
             } else {
                 st.wait++;
             }
@@ -500,7 +514,22 @@ int nn_fit(nn_net *net, const nn_hyper *h, nn_key key, const float *X, const int
         if (rc) goto done;
         if (last) break;
     }
-    if (st.best_epoch >= 0) memcpy(net->params, best, sizeof(float) * np);
+    int navg = h->average_from > 0 && st.epoch >= h->average_from ? st.epoch - h->average_from + 1 : 0;
+    if (h->average_from > 0) {
+        if (navg > 0) memcpy(net->params, best, sizeof(float) * np);
+        st.best_epoch = -1; /* no epoch was selected: the mean (or, stopped before average_from, the last) */
+        if (nval > 0) { /* the criterion of the kept weights */
+            rc = nn_predict(net, Xval, nval, vprob, comm);
+            if (rc) goto done;
+            rc = val_criterion(h->early_stop, weighted, vprob, yval, nval, net->nout, vwork, viwork, &st.best_acc);
+            if (rc) goto done;
+            res->best_val = h->early_stop == NN_STOP_LOSS ? -st.best_acc : st.best_acc;
+            res->best_val_acc = nn_accuracy(vprob, yval, nval, net->nout);
+        }
+    } else if (st.best_epoch >= 0) {
+        memcpy(net->params, best, sizeof(float) * np);
+    }
+    res->averaged = navg;
     res->epochs_run = st.epoch;
     res->best_epoch = st.best_epoch;
     if (st.best_epoch >= 0) {

@@ -362,6 +362,7 @@ static int model_write(const sc_opts *o, const nn_net *net, const nn_fit_result 
     if (!rc) rc = h5_attr_i64(&f, "", "seed", (int64_t)seed);
     if (!rc) rc = h5_attr_i64(&f, "", "epochs_run", fr->epochs_run);
     if (!rc) rc = h5_attr_i64(&f, "", "best_epoch", fr->best_epoch);
+    if (!rc) rc = h5_attr_i64(&f, "", "averaged_epochs", fr->averaged);
     if (!rc) rc = h5_attr_i64(&f, "", "steps", fr->steps);
     if (!rc) rc = h5_attr_str(&f, "", "classes", "NiCT,pCT,nCT");
     if (rc) {
@@ -448,6 +449,7 @@ static int write_metrics(const sc_opts *o, const sc_train_result *r)
     PUT("metric,class,predicted,value\n");
     PUT("n_train,all,,%d\nn_val,all,,%d\nn_test,all,,%d\n", r->ntrain, r->nval, r->ntest);
     PUT("epochs_run,all,,%d\nbest_epoch,all,,%d\n", r->fit.epochs_run, r->fit.best_epoch);
+    if (o->hyper.average_from > 0) PUT("averaged_epochs,all,,%d\n", r->fit.averaged);
     PUT("test_accuracy,all,,%.6f\n", r->accuracy);
     for (int k = 0; k < SC_NCLASS; k++) PUT("test_auc_ovr,%s,,%.6f\n", sc_class_names[k], r->auc[k]);
     for (int t = 0; t < SC_NCLASS; t++)
@@ -486,14 +488,24 @@ static int write_html(const char *outdir, const sc_opts *o, const sc_train_resul
     if (!rc && ncur) rc = ev_svg_roc(path, cur, ncur, "Slice CNN, held-out slices (one vs rest)");
     snprintf(path, sizeof path, "%s/slice_cnn_confusion.svg", outdir);
     if (!rc) rc = ev_svg_confusion(path, r->cm, SC_NCLASS, sc_class_names, "Slice CNN, held-out slices");
+    char kept[160];
+    if (r->fit.averaged > 0)
+        snprintf(kept, sizeof kept, "the mean of the weights after epochs %d to %d kept", o->hyper.average_from,
+                 r->fit.epochs_run);
+    else if (r->fit.best_epoch >= 0)
+        snprintf(kept, sizeof kept, "weights of epoch %d kept (best validation)", r->fit.best_epoch + 1);
+    else
+        snprintf(kept, sizeof kept, "weights of the last epoch kept");
     char html[4096];
     int len = snprintf(html, sizeof html,
                        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Slice CNN</title></head><body>\n"
                        "<h1>Slice CNN</h1>\n<h2>Slice CNN (NiCT / pCT / nCT)</h2>\n"
-                       "<p>Model %s; %d training, %d validation, %d held-out test slices (stratified by class); "
-                       "%d epochs, weights of epoch %d kept. Held-out accuracy %.4f.</p>\n"
+                       "<p>Model %s; %d training, %d validation, %d held-out test slices (%s); "
+                       "%d epochs, %s. Held-out accuracy %.4f.</p>\n"
                        "<table><tr><th>class</th><th>AUC (one vs rest)</th></tr>\n",
-                       o->model_path, r->ntrain, r->nval, r->ntest, r->fit.epochs_run, r->fit.best_epoch, r->accuracy);
+                       o->model_path, r->ntrain, r->nval, r->ntest,
+                       o->split_patients ? "split by patient" : "stratified by class", r->fit.epochs_run, kept,
+                       r->accuracy);
     for (int k = 0; k < SC_NCLASS; k++)
         len += snprintf(html + len, sizeof html - (size_t)len, "<tr><td>%s</td><td>%.4f</td></tr>\n", sc_class_names[k],
                         r->auc[k]);

@@ -155,7 +155,7 @@ static int parse_norm(cfg_doc *d, cfg_node *norm, const cf_norm_opts *def, cf_no
 /* The training keys of nn_hyper_read, in the order of the bits of ohyper_set. */
 static const char *const hyper_keys[] = {"epochs", "batch", "micro_batch", "lr", "decay", "beta1", "beta2",
                                          "eps", "l2", "dropout", "patience", "fixed_bits", "early_stop",
-                                         "class_weight", NULL};
+                                         "class_weight", "average_from", NULL};
 
 static void hyper_copy_key(nn_hyper *dst, const nn_hyper *src, int k)
 {
@@ -174,6 +174,7 @@ static void hyper_copy_key(nn_hyper *dst, const nn_hyper *src, int k)
     case 11: dst->fixed_bits = src->fixed_bits; break;
     case 12: dst->early_stop = src->early_stop; break;
     case 13: dst->class_weight = src->class_weight; break;
+    case 14: dst->average_from = src->average_from; break;
     default: break;
     }
 }

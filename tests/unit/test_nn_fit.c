@@ -6,6 +6,7 @@
 #include "hust19/nn.h"
 #include "hust19/rng.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -216,6 +217,99 @@ static void test_resume(void)
     nn_net_free(net);
 }
 
+/* Tail averaging (nn_hyper.average_from): the kept weights are the mean of the epoch-end weights
+ * from epoch average_from on; resuming continues the mean; the setting is part of the checkpoint hash. */
+typedef struct {
+    nn_net *net;
+    long per_epoch, stop;
+    float *snap; /* [epochs][nparams] the weights after each epoch */
+} avg_ctx;
+
+static int snap_epochs(void *user, long step, int epoch, double loss)
+{
+    (void)epoch;
+    (void)loss;
+    avg_ctx *a = user;
+    if (step % a->per_epoch == 0)
+        memcpy(a->snap + (size_t)(step / a->per_epoch - 1) * a->net->nparams, a->net->params,
+               sizeof(float) * a->net->nparams);
+    return a->stop > 0 && step == a->stop;
+}
+
+static void test_average(void)
+{
+    nn_hyper h = nn_hyper_default();
+    h.epochs = 6;
+    h.batch = 20; /* 12 steps per epoch */
+    h.lr = 3e-3f;
+    h.average_from = 4;
+    nn_key k = {33, 0, 1};
+    nn_net *net = mlp(3), *last = mlp(3), *res = mlp(3);
+    if (!net || !last || !res) return;
+    size_t np = net->nparams;
+    float *snap = calloc(6 * np, sizeof(float));
+    avg_ctx a = {net, 12, 0, snap};
+    h.on_step = snap_epochs;
+    h.user = &a;
+    nn_fit_result r;
+    CHECK_OK(nn_fit(net, &h, k, Xtr, ytr, NTR, Xva, yva, NVA, MPI_COMM_SELF, &r));
+    CHECK_MSG(r.averaged == 3 && r.best_epoch == -1 && r.epochs_run == 6, "averaged %d best %d epochs %d", r.averaged,
+              r.best_epoch, r.epochs_run);
+    double maxd = 0.0, spread = 0.0;
+    for (size_t i = 0; i < np; i++) {
+        double m = ((double)snap[3 * np + i] + snap[4 * np + i] + snap[5 * np + i]) / 3.0;
+        double d = fabs(net->params[i] - m) / (fabs(m) + 1e-3);
+        if (d > maxd) maxd = d;
+        spread += fabs(snap[5 * np + i] - snap[3 * np + i]);
+    }
+    CHECK_MSG(maxd < 1e-5, "kept weights differ from the mean of epochs 4-6 by %.3g relative", maxd);
+    CHECK_MSG(spread > 1e-3, "the averaged epochs' weights do not differ (%.3g): the test proves nothing", spread);
+    /* the reported validation figure is that of the kept (averaged) weights */
+    float prob[NVA * 3];
+    CHECK_OK(nn_predict(net, Xva, NVA, prob, MPI_COMM_SELF));
+    CHECK_NEAR(r.best_val_acc, nn_accuracy(prob, yva, NVA, 3), 1e-12);
+
+    /* average_from beyond the run: the last weights, as a run without validation keeps them */
+    h.on_step = NULL;
+    h.average_from = 9;
+    CHECK_OK(nn_fit(res, &h, k, Xtr, ytr, NTR, Xva, yva, NVA, MPI_COMM_SELF, &r));
+    CHECK(r.averaged == 0 && r.best_epoch == -1);
+    h.average_from = 0;
+    CHECK_OK(nn_fit(last, &h, k, Xtr, ytr, NTR, NULL, NULL, 0, MPI_COMM_SELF, &r));
+    CHECK(memcmp(res->params, last->params, sizeof(float) * np) == 0);
+    CHECK(memcmp(last->params, snap + 5 * np, sizeof(float) * np) == 0);
+
+    /* stop inside the averaged epochs (step 55: epoch 5), resume: the uninterrupted model */
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/h19_nn_avg_%ld.bin", (long)getpid());
+    remove(path);
+    h.average_from = 4;
+    h.ckpt_path = path;
+    nn_net_init(res, 11, 0, 0);
+    avg_ctx b = {res, 12, 55, calloc(6 * np, sizeof(float))};
+    h.on_step = snap_epochs;
+    h.user = &b;
+    CHECK(nn_fit(res, &h, k, Xtr, ytr, NTR, Xva, yva, NVA, MPI_COMM_SELF, &r) == H19_ESTOP);
+    nn_net_init(res, 99, 0, 0);
+    b.stop = 0;
+    CHECK_OK(nn_fit(res, &h, k, Xtr, ytr, NTR, Xva, yva, NVA, MPI_COMM_SELF, &r));
+    CHECK_MSG(memcmp(res->params, net->params, sizeof(float) * np) == 0, "resumed average differs");
+    CHECK(r.averaged == 3);
+    /* a checkpoint of another average_from is not resumed */
+    h.average_from = 5;
+    h.on_step = NULL;
+    int rc = nn_fit(res, &h, k, Xtr, ytr, NTR, Xva, yva, NVA, MPI_COMM_SELF, &r);
+    CHECK_MSG(rc == H19_EFORMAT && strstr(h19_errmsg(), "other training settings"), "%s", h19_errmsg());
+    h.average_from = -1;
+    CHECK(nn_fit(res, &h, k, Xtr, ytr, NTR, Xva, yva, NVA, MPI_COMM_SELF, &r) == H19_EARG);
+    remove(path);
+    free(b.snap);
+    free(snap);
+    nn_net_free(net);
+    nn_net_free(last);
+    nn_net_free(res);
+}
+
 int main(void)
 {
     Xtr = malloc(sizeof(float) * NTR * D);
@@ -228,6 +322,7 @@ int main(void)
     test_learn();
     test_early_stop_and_sigmoid();
     test_resume();
+    test_average();
     free(Xtr);
     free(Xva);
     free(ytr);
