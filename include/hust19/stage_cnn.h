@@ -49,8 +49,8 @@ typedef struct {
     bool split_patients;      /* split: patient (default; whole patients go to one part) or slice */
     bool flip_test;           /* score a slice as the mean of its and its mirror's probabilities
                                  (held-out metrics and inference; default false) */
-    int input;                /* SC_INPUT_U8 (default: x / 255) or SC_INPUT_LUNG (sc_normalise_lung);
-                                 job key slice_cnn.input, stored in the model file */
+    int input;                /* SC_INPUT_U8 (default: x / 255), SC_INPUT_LUNG or SC_INPUT_LUNG_MASK
+                                 (sc_normalise_lung); job key slice_cnn.input, stored in the model file */
     bool init_uniform;        /* slice_cnn.init: he (default: nn_net_init) or uniform
                                  (nn_net_init_uniform, PyTorch's default) */
     char ckpt[1100], model_out[1100], metrics_out[1100], scores_out[1100], chunk_dir[1100];
@@ -86,15 +86,20 @@ int sc_split_patients(const int *y, const int *group, int n, uint64_t seed, doub
 void sc_normalise(float *out, const uint8_t *in, int64_t n, int H, int W);
 
 /* The slice CNN's input encodings (slice_cnn.input). */
-enum { SC_INPUT_U8 = 0, SC_INPUT_LUNG = 1 };
+enum { SC_INPUT_U8 = 0, SC_INPUT_LUNG = 1, SC_INPUT_LUNG_MASK = 2 };
+/* their names in job files and model files, indexed by the enum */
+extern const char *const sc_input_names[];
 #define SC_LUNG_GREY 85.0f  /* lung parenchyma (~-850 HU) in the -600/1500 window */
 #define SC_LUNG_SCALE 40.0f /* grey levels per unit (~235 HU) */
 #define SC_LUNG_LO (-1.5f)
 #define SC_LUNG_HI 2.5f     /* vessels, chest-wall rim and consolidation saturate here */
+#define SC_LUNG_OUT (-2.0f) /* outside the mask with SC_INPUT_LUNG_MASK: below every inside value */
 /* The same block mean v in grey levels, then lung-centred: v > 0 (inside the preprocessing mask)
- * -> clamp((v - 85) / 40, -1.5, 2.5), v = 0 (outside) -> 0, so the mask edge is no longer the
- * strongest step of the image and a ground-glass raise of ~100-250 HU is ~0.4-1.1 units. */
-void sc_normalise_lung(float *out, const uint8_t *in, int64_t n, int H, int W);
+ * -> clamp((v - 85) / 40, -1.5, 2.5), v = 0 (outside) -> outside, so the mask edge is no longer the
+ * strongest step of the image and a ground-glass raise of ~100-250 HU is ~0.4-1.1 units.
+ * outside: 0 (SC_INPUT_LUNG: the outside looks like lung) or SC_LUNG_OUT (SC_INPUT_LUNG_MASK: a
+ * consolidation the threshold mask cut out of the lung stays a hole, not lung behind a bright rim). */
+void sc_normalise_lung(float *out, const uint8_t *in, int64_t n, int H, int W, float outside);
 
 typedef struct {
     int ntrain, nval, ntest;

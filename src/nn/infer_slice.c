@@ -169,7 +169,7 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
         have_q = !rc;
     }
     /* flip_test scores differ: chunks of the other setting are not reused */
-    uint64_t hash = rc ? 0 : sc_params_hash(net) ^ (o->flip_test ? 0x5f1eULL : 0) ^ (o->input ? 0x1a9c0000ULL : 0);
+    uint64_t hash = rc ? 0 : sc_params_hash(net) ^ (o->flip_test ? 0x5f1eULL : 0) ^ (uint64_t)o->input * 0x1a9c0000ULL;
     double w0 = sc_wall_seconds(), c0 = sc_cpu_seconds();
     int stopped = 0;
     int64_t scored = 0;

@@ -50,14 +50,12 @@ int sc_opts_parse(h19_job *job, sc_opts *o)
     /* split: patient (no patient in two parts) or slice (the paper's protocol); input: u8 (x / 255)
      * or lung (lung-centred, clipped; docs/training.md); init: he (He-normal, biases 0) or uniform
      * (PyTorch's default) */
-    static const char *const splits[] = {"patient", "slice", NULL}, *const inputs[] = {"u8", "lung", NULL},
-                             *const inits[] = {"he", "uniform", NULL};
+    static const char *const splits[] = {"patient", "slice", NULL}, *const inits[] = {"he", "uniform", NULL};
     int e = 0;
     H19_TRY(cfg_enum(d, sec, "split", splits, 0, &e));
     o->split_patients = e == 0;
     H19_TRY(cfg_bool(d, sec, "flip_test", false, &o->flip_test));
-    H19_TRY(cfg_enum(d, sec, "input", inputs, 0, &e));
-    o->input = e == 1 ? SC_INPUT_LUNG : SC_INPUT_U8;
+    H19_TRY(cfg_enum(d, sec, "input", sc_input_names, SC_INPUT_U8, &o->input));
     H19_TRY(cfg_enum(d, sec, "init", inits, 0, &e));
     o->init_uniform = e == 1;
     const char *ck = NULL, *mo = NULL, *sc = NULL;
@@ -234,7 +232,9 @@ void sc_normalise(float *out, const uint8_t *in, int64_t n, int H, int W)
     }
 }
 
-void sc_normalise_lung(float *out, const uint8_t *in, int64_t n, int H, int W)
+const char *const sc_input_names[] = {"u8", "lung", "lung_mask", NULL};
+
+void sc_normalise_lung(float *out, const uint8_t *in, int64_t n, int H, int W, float outside)
 {
     const int fy = CT_OUT / H, fx = CT_OUT / W;
     const float inv = 1.0f / (float)(fy * fx);
@@ -246,7 +246,7 @@ void sc_normalise_lung(float *out, const uint8_t *in, int64_t n, int H, int W)
                 unsigned sum = 0; /* exact integer block sum */
                 for (int a = 0; a < fy; a++)
                     for (int b = 0; b < fx; b++) sum += src[(size_t)(r * fy + a) * CT_OUT + c * fx + b];
-                float v = 0.0f;
+                float v = outside;
                 if (sum > 0) {
                     v = ((float)sum * inv - SC_LUNG_GREY) / SC_LUNG_SCALE;
                     v = v < SC_LUNG_LO ? SC_LUNG_LO : v > SC_LUNG_HI ? SC_LUNG_HI : v;
@@ -304,7 +304,8 @@ int sc_load_slices(h5_file *f, const int64_t *idx, int64_t n, int H, int W, int 
         rc = ct_archive_read_slices(f, first, span, buf);
         for (int64_t k = i; k < j && !rc; k++) {
             const uint8_t *sl = buf + (size_t)(idx[k] - first) * CT_OUT * CT_OUT;
-            if (input == SC_INPUT_LUNG) sc_normalise_lung(X + (size_t)k * H * W, sl, 1, H, W);
+            if (input != SC_INPUT_U8)
+                sc_normalise_lung(X + (size_t)k * H * W, sl, 1, H, W, input == SC_INPUT_LUNG_MASK ? SC_LUNG_OUT : 0.0f);
             else sc_normalise(X + (size_t)k * H * W, sl, 1, H, W);
         }
         i = j;
@@ -357,7 +358,7 @@ static int model_write(const sc_opts *o, const nn_net *net, const nn_fit_result 
     free(p8);
     if (!rc) rc = h5_attr_str(&f, "", "model", o->model_path);
     if (!rc) rc = h5_attr_str(&f, "", "model_text", o->model_text);
-    if (!rc) rc = h5_attr_str(&f, "", "input", o->input == SC_INPUT_LUNG ? "lung" : "u8");
+    if (!rc) rc = h5_attr_str(&f, "", "input", sc_input_names[o->input]);
     if (!rc) rc = h5_attr_i64(&f, "", "nparams", np);
     if (!rc) rc = h5_attr_i64(&f, "", "seed", (int64_t)seed);
     if (!rc) rc = h5_attr_i64(&f, "", "epochs_run", fr->epochs_run);
@@ -391,13 +392,13 @@ int sc_model_read(const sc_opts *o, nn_net *net)
     if (!rc && H5Aexists(f.fid, "input") > 0) {
         char *in = NULL;
         rc = h5_read_attr_str(&f, "", "input", &in);
-        int mi = !rc && !strcmp(in, "lung") ? SC_INPUT_LUNG : SC_INPUT_U8;
-        if (!rc && mi != o->input)
+        if (!rc && strcmp(in, sc_input_names[o->input]) != 0)
             rc = h19_fail(H19_ESTATE, "%s: trained with slice_cnn.input: %s, the job says %s", o->model_out, in,
-                          o->input == SC_INPUT_LUNG ? "lung" : "u8");
+                          sc_input_names[o->input]);
         free(in);
     } else if (!rc && o->input != SC_INPUT_U8)
-        rc = h19_fail(H19_ESTATE, "%s: trained with slice_cnn.input: u8, the job says lung", o->model_out);
+        rc = h19_fail(H19_ESTATE, "%s: trained with slice_cnn.input: u8, the job says %s", o->model_out,
+                      sc_input_names[o->input]);
     if (!rc) rc = h5_read(&f, "/params", H5T_NATIVE_FLOAT, &nd, dims, (void **)&p);
     if (!rc && (nd != 1 || dims[0] != (int64_t)net->nparams))
         rc = h19_fail(H19_EFORMAT, "%s: /params has %lld values, the model %zu", o->model_out, (long long)dims[0],
@@ -655,7 +656,7 @@ int sc_train(h19_job *job, sc_opts *o, sc_train_result *res)
         nn_hyper h = o->hyper;
         h.ckpt_path = o->ckpt;
         /* a checkpoint of another input encoding or init is not resumed */
-        h.ckpt_salt = (o->input ? 0x1a9c0000ull : 0) ^ (o->init_uniform ? 0x11u : 0);
+        h.ckpt_salt = (uint64_t)o->input * 0x1a9c0000ull ^ (o->init_uniform ? 0x11u : 0);
         h.on_step = on_step;
         h.user = &sctx;
         nn_key key = {job->seed, 0, 0};

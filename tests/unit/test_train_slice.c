@@ -230,14 +230,20 @@ static void test_normalise(void)
     m[6] = 8;                                                      /* block 3: mean 2 -> -1.5 */
     m[8] = 100; m[9] = 100; m[CT_OUT + 8] = 90; m[CT_OUT + 9] = 90; /* block 4: 95 -> 0.25 */
     static float l[100 * 100];
-    sc_normalise_lung(l, m, 1, 100, 100);
+    sc_normalise_lung(l, m, 1, 100, 100, 0.0f);
     CHECK_NEAR(l[0], 1.0, 1e-6);
     CHECK_NEAR(l[1], 2.5, 1e-6);
     CHECK_NEAR(l[2], 0.0, 1e-6);
     CHECK_NEAR(l[3], -1.5, 1e-6);
     CHECK_NEAR(l[4], 0.25, 1e-6);
     CHECK(l[5] == 0.0f && l[100 * 100 - 1] == 0.0f); /* outside the mask */
-    sc_normalise_lung(full, m, 1, CT_OUT, CT_OUT);
+    sc_normalise_lung(full, m, 1, CT_OUT, CT_OUT, 0.0f);
+    /* lung_mask: the same inside, the outside of the mask at SC_LUNG_OUT */
+    sc_normalise_lung(l, m, 1, 100, 100, SC_LUNG_OUT);
+    CHECK_NEAR(l[0], 1.0, 1e-6);
+    CHECK_NEAR(l[2], 0.0, 1e-6);
+    CHECK_NEAR(l[3], -1.5, 1e-6);
+    CHECK(l[5] == SC_LUNG_OUT && l[100 * 100 - 1] == SC_LUNG_OUT);
     CHECK_NEAR(full[0], 1.0, 1e-6);
     CHECK_NEAR(full[CT_OUT + 8], 0.125, 1e-6);
 }
