@@ -119,6 +119,7 @@ typedef struct {
     int64_t n, npatients;
     int chunks_done, chunks_reused; /* by this rank */
     double seconds, cpu_seconds;
+    int up_to_date;                 /* the scores file was already computed from this model and archive */
 } sc_infer_result;
 
 /* `hust19 infer`: collective over MPI_COMM_WORLD. Needs the model written by sc_train. */

@@ -8,6 +8,7 @@
 #include "hust19/err.h"
 #include "hust19/h5io.h"
 #include "hust19/log.h"
+#include "hust19/rng.h"
 #include "hust19/stage_cnn.h"
 #include "train_slice_internal.h"
 
@@ -112,8 +113,41 @@ static int chunk_save(const char *path, uint64_t hash, int64_t first, int64_t n,
     return rc;
 }
 
+/* What a scores file was computed from: the model's parameters and the inference settings (hash),
+ * the archive's path and its slices' metadata (patient, series, instance, position). A re-run with
+ * an equal key finds the scores done. */
+static uint64_t scores_key(uint64_t hash, const h19_job *job, const ct_archive_meta *m)
+{
+    uint64_t k = h19_mix64(hash ^ 0x53434f5245530001ull ^ (uint64_t)m->n);
+    for (const char *c = job->archive; *c; c++) k = h19_mix64(k ^ (uint64_t)(unsigned char)*c);
+    for (int64_t i = 0; i < m->n; i++) {
+        uint64_t z;
+        memcpy(&z, &m->z[i], sizeof z);
+        k = h19_mix64(k ^ (uint64_t)(uint32_t)m->patient[i] ^ (uint64_t)(uint32_t)m->series[i] << 32);
+        k = h19_mix64(k ^ (uint64_t)(uint32_t)m->instance[i] ^ z);
+    }
+    return k;
+}
+
+/* 1 if o->scores_out exists, is a scores file and carries key (rank 0 reads, all ranks agree). */
+static int scores_done(const sc_opts *o, uint64_t key)
+{
+    int done = 0;
+    if (dist_rank() == 0 && h19_file_exists(o->scores_out)) {
+        h5_file f;
+        if (h5_open(&f, o->scores_out, MPI_COMM_SELF, SC_SCORES_KIND, SC_SCORES_VERSION) == H19_OK) {
+            int64_t v = 0;
+            if (H5Aexists(f.fid, "scores_key") > 0 && h5_read_attr_i64(&f, "", "scores_key", &v) == H19_OK)
+                done = (uint64_t)v == key;
+            h5_close(&f);
+        }
+    }
+    if (dist_size() > 1) MPI_Bcast(&done, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    return done;
+}
+
 static int write_scores(const sc_opts *o, const h19_job *job, const float *prob, const ct_archive_meta *m,
-                        const int64_t *top)
+                        const int64_t *top, uint64_t key)
 {
     int rank = dist_rank(), size = dist_size();
     int64_t n = m->n, np = m->npatients;
@@ -128,6 +162,7 @@ static int write_scores(const sc_opts *o, const h19_job *job, const float *prob,
     if (!rc) rc = h5_attr_str(&f, "", "classes", "NiCT,pCT,nCT");
     if (!rc) rc = h5_attr_str(&f, "", "model", o->model_out);
     if (!rc) rc = h5_attr_str(&f, "", "archive", job->archive);
+    if (!rc) rc = h5_attr_i64(&f, "", "scores_key", (int64_t)key);
     if (rc) {
         h5_abort(&f);
         return rc;
@@ -170,6 +205,23 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
     }
     /* flip_test scores differ: chunks of the other setting are not reused */
     uint64_t hash = rc ? 0 : sc_params_hash(net) ^ (o->flip_test ? 0x5f1eULL : 0) ^ (uint64_t)o->input * 0x1a9c0000ULL;
+    uint64_t key = rc ? 0 : scores_key(hash, job, &m);
+    if (!rc && scores_done(o, key)) {
+        /* the same model and settings already scored this archive */
+        LOG_INFO("infer: %s is up to date (same model, settings and archive); nothing to do (delete it to re-score)",
+                 o->scores_out);
+        h5_close(&f);
+        if (have_q) dist_queue_free(&q);
+        if (dist_rank() == 0) rmdir(o->chunk_dir);
+        nn_net_free(net);
+        free(prob);
+        free(idx);
+        free(X);
+        free(top);
+        ct_archive_meta_free(&m);
+        res->up_to_date = 1;
+        return H19_OK;
+    }
     double w0 = sc_wall_seconds(), c0 = sc_cpu_seconds();
     int stopped = 0;
     int64_t scored = 0;
@@ -215,7 +267,7 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
         rc = dist_merge_f32(prob, (size_t)m.n * SC_NCLASS);
     }
     if (!rc) rc = dist_agree(sc_top_pct(prob, m.patient, m.n, m.npatients, top));
-    if (!rc) rc = write_scores(o, job, prob, &m, top);
+    if (!rc) rc = write_scores(o, job, prob, &m, top, key);
     if (!rc && dist_rank() == 0) {
         /* the scores file is committed: the chunk files have served their purpose */
         for (int64_t t = 0; t < nchunks; t++) {

@@ -96,7 +96,12 @@ grep -q "stopped after --until infer" run.log || { cat run.log; echo "FAIL: no -
 if grep -q "=== cv" run.log || [ -e res/ts/metrics.csv ] || [ -e res/ts/report.html ]; then
   cat run.log; echo "FAIL: --until infer ran a later stage"; exit 1
 fi
-h5diff -q scores.before res/ts/slice_scores.h5 || { echo "FAIL: re-run changed the scores"; exit 1; }
+cmp -s scores.before res/ts/slice_scores.h5 || { echo "FAIL: re-run rewrote the scores"; exit 1; }
+grep -q "slice_scores.h5 is up to date" run.log || { cat run.log; echo "FAIL: infer did not find its scores done"; exit 1; }
+# another inference setting is not "done": flip_test re-scores, and the scores change
+"$HUST19" infer job.yaml --set slice_cnn.flip_test=true 2> flip.log || { cat flip.log; echo "FAIL: infer flip_test"; exit 1; }
+grep -q "up to date" flip.log && { echo "FAIL: flip_test reused the plain scores"; exit 1; }
+if h5diff -q scores.before res/ts/slice_scores.h5 > /dev/null; then echo "FAIL: flip_test scores equal the plain ones"; exit 1; fi
 if "$HUST19" run job.yaml --until training > bad.log 2>&1; then echo "FAIL: --until training accepted"; exit 1; fi
 grep -q "until training: not a stage" bad.log || { cat bad.log; echo "FAIL: bad --until message"; exit 1; }
 echo "ok"
