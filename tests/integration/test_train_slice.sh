@@ -1,6 +1,7 @@
 #!/bin/bash
 # it/train_slice — `hust19 train slice-cnn` end to end on a small synthetic archive (made with the h5io
-# API by tests/unit/test_train_slice.c --make-archive): the same model bytes on 1 and 2 MPI ranks
+# API by tests/unit/test_train_slice.c --make-archive), the weights averaged over epochs 2-6
+# (average_from): the same model bytes on 1 and 2 MPI ranks
 # (h5diff of the saved model, cmp of the metrics), a stop after N steps (HUST19_STOP_AFTER_STEPS) exits
 # 75 and the resumed run (also on another rank count) ends with the uninterrupted model, a real SIGTERM
 # likewise, strict job keys, the other models' message.
@@ -21,7 +22,7 @@ cat > job.yaml <<'YAML'
 job: {name: r1, seed: 5, results: res}
 data: {cf_table: none.csv, archive: arch.h5}
 outcomes: {morbidity: {label_column: M, classes: [a, b], map: {A: a, B: b}}}
-slice_cnn: {model: tiny.yaml, val_fraction: 0, epochs: 6, batch: 12, micro_batch: 4, lr: 3.0e-3, decay: 0.05, patience: 0}
+slice_cnn: {model: tiny.yaml, val_fraction: 0, epochs: 6, batch: 12, micro_batch: 4, lr: 3.0e-3, decay: 0.05, patience: 0, average_from: 2}
 YAML
 
 "$HUST19" train slice-cnn job.yaml 2> r1.log || { cat r1.log; echo "FAIL: 1-rank training"; exit 1; }
@@ -33,6 +34,7 @@ h5diff res/r1/slice_cnn.h5 res/r2/slice_cnn.h5 || { echo "FAIL: 1-rank and 2-ran
 cmp res/r1/slice_cnn_metrics.csv res/r2/slice_cnn_metrics.csv || { echo "FAIL: metrics differ"; exit 1; }
 grep -q '^test_auc_ovr,pCT,,' res/r1/slice_cnn_metrics.csv || { echo "FAIL: no pCT AUC"; exit 1; }
 grep -q '^confusion,NiCT,NiCT,' res/r1/slice_cnn_metrics.csv || { echo "FAIL: no confusion matrix"; exit 1; }
+grep -q '^averaged_epochs,all,,5$' res/r1/slice_cnn_metrics.csv || { echo "FAIL: not the mean of epochs 2-6"; exit 1; }
 grep -q 'bytes allreduced per step' r1.log || { echo "FAIL: no allreduce size logged"; exit 1; }
 # another seed gives another model (h5diff exits 1 on a difference)
 "$HUST19" train slice-cnn job.yaml --set job.name=r3 --set job.seed=6 2> r3.log
