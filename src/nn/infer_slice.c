@@ -186,6 +186,19 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
     if (mb > o->infer_chunk) mb = (int)o->infer_chunk;
     rc = nn_net_create(&net, o->C, o->H, o->W, o->spec, o->nspec, mb);
     if (!rc) rc = sc_model_read(o, net);
+    rc = dist_agree(rc);
+    /* flip_test scores differ: chunks of the other setting are not reused */
+    uint64_t hash = rc ? 0 : sc_params_hash(net) ^ (o->flip_test ? 0x5f1eULL : 0) ^ (uint64_t)o->input * 0x1a9c0000ULL;
+    uint64_t key = rc ? 0 : scores_key(hash, job, &m);
+    if (!rc && scores_done(o, key)) { /* the same model and settings already scored this archive */
+        LOG_INFO("infer: %s is up to date (same model, settings and archive); nothing to do (delete it to re-score)",
+                 o->scores_out);
+        res->up_to_date = 1;
+        nn_net_free(net);
+        h5_close(&f);
+        ct_archive_meta_free(&m);
+        return H19_OK;
+    }
     if (!rc) rc = job_make_outdir(job);
     if (!rc && dist_rank() == 0) rc = h19_mkdir_p(o->chunk_dir);
     rc = dist_agree(rc);
@@ -202,25 +215,6 @@ int sc_infer(h19_job *job, sc_opts *o, sc_infer_result *res)
     if (!rc) {
         rc = dist_queue_create(&q, nchunks);
         have_q = !rc;
-    }
-    /* flip_test scores differ: chunks of the other setting are not reused */
-    uint64_t hash = rc ? 0 : sc_params_hash(net) ^ (o->flip_test ? 0x5f1eULL : 0) ^ (uint64_t)o->input * 0x1a9c0000ULL;
-    uint64_t key = rc ? 0 : scores_key(hash, job, &m);
-    if (!rc && scores_done(o, key)) {
-        /* the same model and settings already scored this archive */
-        LOG_INFO("infer: %s is up to date (same model, settings and archive); nothing to do (delete it to re-score)",
-                 o->scores_out);
-        h5_close(&f);
-        if (have_q) dist_queue_free(&q);
-        if (dist_rank() == 0) rmdir(o->chunk_dir);
-        nn_net_free(net);
-        free(prob);
-        free(idx);
-        free(X);
-        free(top);
-        ct_archive_meta_free(&m);
-        res->up_to_date = 1;
-        return H19_OK;
     }
     double w0 = sc_wall_seconds(), c0 = sc_cpu_seconds();
     int stopped = 0;
